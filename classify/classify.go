@@ -1,0 +1,546 @@
+package classify
+
+import (
+	"fmt"
+	"net/netip"
+	"sort"
+	"strings"
+	"sync"
+)
+
+// Input is one receiver response and what the caller already knows about it. Only Text is
+// required; a Code or Enhanced given here wins over the ones found in Text.
+type Input struct {
+	Text       string // the response as logged: wrappers, multi-line continuations and all
+	Code       int    // SMTP reply code (550), when the source logs it apart from the text
+	Enhanced   string // enhanced status code (5.7.1), when logged apart
+	Phase      string // SMTP phase when known: connect, helo, mail, rcpt, data
+	RemoteHost string // receiving MX host name, when known; names the provider
+}
+
+// Result is the classification record of taxonomy.md §3.1 for one response.
+//
+// Strings in a Result are either static rule data or substrings of Input.Text; the
+// classifier keeps no reference to them.
+type Result struct {
+	Category           Category
+	BounceClass        BounceClass
+	ActionParty        ActionParty
+	Provider           string   // receiving provider: gmail, microsoft365, yahoo, …; "" if unknown
+	ProviderCode       string   // the provider's own code: TSS04, S3150, IB508, …
+	BlocklistProviders []string // taxonomy §3.4 values, in table order; nil when none
+	ListedIP           string   // the IP the receiver says is listed, when it names one
+	ThrottleScope      string   // ip, netblock, domain, recipient, session, connection, account, …
+	Rule               string   // id of the rule that decided; "status:5.7.1" or "reply:550" for code defaults
+
+	SMTPCode       int    // reply code found (0 if none)
+	EnhancedStatus string // enhanced status code found ("" if none)
+	SMTPPhase      string // phase from the input or the wrapper ("in reply to RCPT TO command")
+	Response       string // the response with wrappers stripped
+	RemoteHost     string // receiving host from the input or the wrapper
+}
+
+// Classifier classifies responses with a compiled rule set. It is safe for concurrent use.
+type Classifier struct {
+	categories     map[Category]*CategoryInfo
+	rules          []rule
+	ruleByID       map[string]int
+	providers      []provider
+	blocklists     []blocklist
+	blocklistBy    map[string]int
+	codes          []codeExtractor
+	statusDefaults []statusDefault
+	patterns       []*pattern
+	keyPatterns    [][]int32
+	owners         [][]owner
+	codeOnlyRules  []int32
+	ac             *automaton
+
+	pool sync.Pool
+
+	internMu sync.RWMutex
+	interned map[string]string
+}
+
+// New compiles the built-in rules with extra files layered on top: rules in extra files are
+// tried before the built-in ones, in the order given.
+func New(extra ...RuleFile) (*Classifier, error) {
+	builtin, err := BuiltinRuleFiles()
+	if err != nil {
+		return nil, err
+	}
+	return compile(append(append([]RuleFile(nil), extra...), builtin...))
+}
+
+var defaultClassifier = sync.OnceValues(func() (*Classifier, error) { return New() })
+
+// Default returns the classifier of the built-in rules, compiled once per process.
+func Default() (*Classifier, error) { return defaultClassifier() }
+
+// Category returns what the rule data says about cat, or nil for an unknown category.
+func (c *Classifier) Category(cat Category) *CategoryInfo { return c.categories[cat] }
+
+// RuleCount returns the number of text and code rules, for diagnostics.
+func (c *Classifier) RuleCount() int { return len(c.rules) }
+
+// ClassifyText classifies a bare response line.
+func (c *Classifier) ClassifyText(text string) Result { return c.Classify(Input{Text: text}) }
+
+// Classify classifies one response. It never fails: a response nothing matches is
+// Unclassified, with the bounce class taken from its reply code.
+func (c *Classifier) Classify(in Input) Result {
+	s := c.getScratch()
+	r := c.classify(in, s, nil)
+	c.putScratch(s)
+	return r
+}
+
+// scratch is the per-call working memory, pooled so that classification does not allocate.
+type scratch struct {
+	buf     []byte
+	matched []uint64   // bit per pattern
+	hits    []int32    // patterns set in matched, to clear them again
+	spans   [][2]int32 // first matching span per pattern
+	seen    [4][]uint64
+	cands   [4][]int32
+}
+
+func (c *Classifier) getScratch() *scratch {
+	if s, ok := c.pool.Get().(*scratch); ok {
+		return s
+	}
+	s := &scratch{
+		buf:     make([]byte, 0, 512),
+		matched: make([]uint64, (len(c.patterns)+63)/64),
+		spans:   make([][2]int32, len(c.patterns)),
+	}
+	sizes := [4]int{len(c.rules), len(c.providers), len(c.blocklists), len(c.codes)}
+	for k, n := range sizes {
+		s.seen[k] = make([]uint64, (n+63)/64)
+	}
+	return s
+}
+
+func (c *Classifier) putScratch(s *scratch) {
+	for _, p := range s.hits {
+		s.matched[p>>6] &^= 1 << (p & 63)
+	}
+	s.hits = s.hits[:0]
+	for k := range s.cands {
+		for _, u := range s.cands[k] {
+			s.seen[k][u>>6] &^= 1 << (u & 63)
+		}
+		s.cands[k] = s.cands[k][:0]
+	}
+	if cap(s.buf) > 64<<10 {
+		s.buf = make([]byte, 0, 512) // do not pin a huge buffer after one huge response
+	}
+	c.pool.Put(s)
+}
+
+func (s *scratch) isMatched(p int32) bool { return s.matched[p>>6]&(1<<(p&63)) != 0 }
+
+// maxTextBytes bounds the part of a response that is matched. Real responses are well under
+// a kilobyte; a megabyte of garbage must not cost a megabyte of work per rule.
+const maxTextBytes = 16 << 10
+
+func (c *Classifier) classify(in Input, s *scratch, ex *Explanation) Result {
+	rp := parseReply(in.Text)
+	res := Result{SMTPCode: in.Code, EnhancedStatus: in.Enhanced, SMTPPhase: in.Phase,
+		RemoteHost: in.RemoteHost, Response: rp.text}
+	if res.SMTPCode == 0 {
+		res.SMTPCode = rp.code
+	}
+	if res.EnhancedStatus == "" {
+		res.EnhancedStatus = rp.enhanced
+	}
+	if res.SMTPPhase == "" {
+		res.SMTPPhase = rp.phase
+	}
+	if res.RemoteHost == "" {
+		res.RemoteHost = rp.host
+	}
+	enh, _ := parseEnhanced(res.EnhancedStatus)
+
+	body := rp.body
+	if len(body) > maxTextBytes {
+		body = body[:maxTextBytes]
+	}
+	s.buf = appendFolded(s.buf[:0], body)
+	s.buf = dropCodeTokens(s.buf, res.SMTPCode, res.EnhancedStatus)
+
+	c.ac.scan(s.buf, func(k int32, end int) {
+		for _, pid := range c.keyPatterns[k] {
+			if s.isMatched(pid) {
+				continue
+			}
+			start, stop, ok := c.patterns[pid].verify(s.buf, end)
+			if !ok {
+				continue
+			}
+			s.matched[pid>>6] |= 1 << (pid & 63)
+			s.hits = append(s.hits, pid)
+			s.spans[pid] = [2]int32{int32(start), int32(stop)}
+			for _, o := range c.owners[pid] {
+				if s.seen[o.kind][o.idx>>6]&(1<<(o.idx&63)) == 0 {
+					s.seen[o.kind][o.idx>>6] |= 1 << (o.idx & 63)
+					s.cands[o.kind] = append(s.cands[o.kind], o.idx)
+				}
+			}
+		}
+	})
+	for k := range s.cands {
+		sortInt32(s.cands[k])
+	}
+
+	// Provider: the receiving host names it best, the text's signatures next.
+	res.Provider = c.providerFromHost(res.RemoteHost)
+	if res.Provider == "" {
+		for _, i := range s.cands[kindProvider] {
+			if c.holds(&c.providers[i].unit, s) {
+				res.Provider = c.providers[i].ID
+				break
+			}
+		}
+	}
+
+	// Rules: the lowest index whose conditions hold wins.
+	best := int32(-1)
+	for _, i := range s.cands[kindRule] {
+		if c.ruleHolds(i, s, res.SMTPCode, enh, res.Provider, res.SMTPPhase) {
+			best = i
+			break
+		}
+	}
+	for _, i := range c.codeOnlyRules {
+		if best >= 0 && i > best {
+			break
+		}
+		if c.ruleHolds(i, s, res.SMTPCode, enh, res.Provider, res.SMTPPhase) {
+			best = i
+			break
+		}
+	}
+
+	var (
+		class      BounceClass
+		party      ActionParty
+		blocklists []string
+	)
+	switch {
+	case best >= 0:
+		r := &c.rules[best]
+		res.Category, res.Rule = r.Category, r.ID
+		class, party, res.ThrottleScope = r.Class, r.Party, r.Scope
+		if res.Provider == "" {
+			res.Provider = r.Provider
+		}
+		switch {
+		case r.Code != "":
+			res.ProviderCode = r.Code
+		case r.capture:
+			res.ProviderCode = c.captureFromRule(r, s)
+		}
+		blocklists = r.Blocklists
+	default:
+		if d := c.statusDefault(res.SMTPCode, enh); d != nil {
+			res.Category, res.Rule = d.Category, d.label
+			class = d.Class
+			blocklists = d.Blocklists
+		} else {
+			res.Category, res.Rule = Unclassified, ""
+		}
+	}
+
+	// Provider code from the extractors when the rule gave none.
+	if res.ProviderCode == "" {
+		for _, i := range s.cands[kindCode] {
+			x := &c.codes[i]
+			if c.holds(&x.unit, s) {
+				res.ProviderCode = c.captureFromUnit(&x.unit, s)
+				if res.Provider == "" {
+					res.Provider = x.Provider
+				}
+				break
+			}
+		}
+	}
+
+	res.BlocklistProviders = c.collectBlocklists(s, blocklists)
+
+	info := c.categories[res.Category]
+	if class == "" {
+		class = info.Class
+	}
+	if party == "" {
+		party = info.Party
+	}
+	if res.ThrottleScope == "" {
+		res.ThrottleScope = info.ThrottleScope
+	}
+	if res.Category == Unclassified {
+		class = Soft
+		if res.SMTPCode/100 == 5 || (res.SMTPCode == 0 && enh.class == 5) {
+			class = Hard
+		}
+	}
+	if (class == Hard || class == Block) && isTransient(res.SMTPCode, enh) {
+		class = Soft
+	}
+	res.BounceClass, res.ActionParty = class, party
+
+	if res.Category == IPBlocklisted {
+		res.ListedIP = findIP(s.buf)
+	}
+	if ex != nil {
+		c.fillExplanation(ex, s, best)
+	}
+	return res
+}
+
+// isTransient reports a 4xx reply (or a 4.x.x code when no reply code was logged).
+func isTransient(code int, enh enhancedCode) bool {
+	if code != 0 {
+		return code/100 == 4
+	}
+	return enh.class == 4
+}
+
+func (c *Classifier) holds(u *unit, s *scratch) bool {
+	for _, p := range u.not {
+		if s.isMatched(p) {
+			return false
+		}
+	}
+	if len(u.alts) == 0 {
+		return true
+	}
+	for _, alt := range u.alts {
+		all := true
+		for _, p := range alt {
+			if !s.isMatched(p) {
+				all = false
+				break
+			}
+		}
+		if all {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *Classifier) ruleHolds(i int32, s *scratch, code int, enh enhancedCode, prov, phase string) bool {
+	r := &c.rules[i]
+	if !r.when.match(code, enh) {
+		return false
+	}
+	if len(r.providers) > 0 && !containsString(r.providers, prov) {
+		return false
+	}
+	if len(r.phases) > 0 && !containsString(r.phases, phase) {
+		return false
+	}
+	return c.holds(&r.unit, s)
+}
+
+func containsString(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *Classifier) statusDefault(code int, enh enhancedCode) *statusDefault {
+	if enh.class != 0 {
+		for i := range c.statusDefaults {
+			d := &c.statusDefaults[i]
+			if !d.isReply && d.status.match(enh) {
+				if d.Category == Unclassified {
+					break // x.0.0, x.2.0: the reply code may still say something
+				}
+				return d
+			}
+		}
+	}
+	if code != 0 {
+		for i := range c.statusDefaults {
+			d := &c.statusDefaults[i]
+			if d.isReply && d.reply.match(code) {
+				return d
+			}
+		}
+	}
+	return nil
+}
+
+// providerFromHost matches the host name against the providers' MX suffixes.
+func (c *Classifier) providerFromHost(host string) string {
+	if host == "" {
+		return ""
+	}
+	host = strings.TrimSuffix(host, ".")
+	for i := range c.providers {
+		for _, suffix := range c.providers[i].hosts {
+			if len(host) >= len(suffix) && strings.EqualFold(host[len(host)-len(suffix):], suffix) &&
+				(len(host) == len(suffix) || host[len(host)-len(suffix)-1] == '.') {
+				return c.providers[i].ID
+			}
+		}
+	}
+	return ""
+}
+
+// collectBlocklists returns the matching blocklist ids in table order, plus the extra ids a
+// rule or status default names, with generic entries dropped where a specific one of the
+// same family matched. It allocates only when there is something to return.
+func (c *Classifier) collectBlocklists(s *scratch, extra []string) []string {
+	var out []string
+	for _, i := range s.cands[kindBlocklist] {
+		if c.holds(&c.blocklists[i].unit, s) {
+			out = append(out, c.blocklists[i].ID)
+		}
+	}
+	for _, id := range extra {
+		if !containsString(out, id) {
+			out = append(out, id)
+		}
+	}
+	if len(out) < 2 {
+		return out
+	}
+	kept := out[:0]
+	for _, id := range out {
+		b := &c.blocklists[c.blocklistBy[id]]
+		if b.Generic && c.hasSpecific(out, b) {
+			continue
+		}
+		kept = append(kept, id)
+	}
+	sort.SliceStable(kept, func(a, b int) bool { return c.blocklistBy[kept[a]] < c.blocklistBy[kept[b]] })
+	return kept
+}
+
+func (c *Classifier) hasSpecific(ids []string, generic *blocklist) bool {
+	for _, id := range ids {
+		b := &c.blocklists[c.blocklistBy[id]]
+		if b.Generic || b.ID == generic.ID {
+			continue
+		}
+		if generic.Family == "*" || b.Family == generic.Family {
+			return true
+		}
+	}
+	return false
+}
+
+// captureFromRule returns the text matched by the rule's first satisfied alternative.
+func (c *Classifier) captureFromRule(r *rule, s *scratch) string {
+	return c.captureFromUnit(&r.unit, s)
+}
+
+func (c *Classifier) captureFromUnit(u *unit, s *scratch) string {
+	for _, alt := range u.alts {
+		all := true
+		for _, p := range alt {
+			if !s.isMatched(p) {
+				all = false
+				break
+			}
+		}
+		if all {
+			sp := s.spans[alt[0]]
+			return c.intern(trimCode(s.buf[sp[0]:sp[1]]))
+		}
+	}
+	return ""
+}
+
+// trimCode takes brackets and punctuation off a captured code: "[tss04]" → "tss04".
+func trimCode(b []byte) []byte {
+	for len(b) > 0 && strings.IndexByte("[(<:;,. #", b[0]) >= 0 {
+		b = b[1:]
+	}
+	for len(b) > 0 && strings.IndexByte("])>:;,. #", b[len(b)-1]) >= 0 {
+		if b[len(b)-1] == ')' && strings.IndexByte(string(b), '(') >= 0 {
+			break // keep "AS(16012609)" whole
+		}
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+// maxInterned bounds the intern table; codes past it are allocated per call.
+const maxInterned = 4096
+
+// intern returns the upper-cased form of a captured code, shared between calls.
+func (c *Classifier) intern(b []byte) string {
+	c.internMu.RLock()
+	v, ok := c.interned[string(b)]
+	c.internMu.RUnlock()
+	if ok {
+		return v
+	}
+	v = strings.ToUpper(string(b))
+	c.internMu.Lock()
+	if c.interned == nil {
+		c.interned = map[string]string{}
+	}
+	if len(c.interned) < maxInterned {
+		c.interned[string(b)] = v
+	}
+	c.internMu.Unlock()
+	return v
+}
+
+// findIP returns the first IPv4 address in text (or a bracketed IPv6 one), or "".
+func findIP(text []byte) string {
+	for i := 0; i < len(text); i++ {
+		if !isDigit(text[i]) || (i > 0 && (isWordByte(text[i-1]) || text[i-1] == '.')) {
+			continue
+		}
+		j, dots := i, 0
+		for j < len(text) && (isDigit(text[j]) || text[j] == '.') {
+			if text[j] == '.' {
+				dots++
+			}
+			j++
+		}
+		cand := strings.TrimRight(string(text[i:j]), ".")
+		if dots >= 3 && (j >= len(text) || !isWordByte(text[j])) {
+			if a, err := netip.ParseAddr(cand); err == nil && a.Is4() {
+				return a.String()
+			}
+		}
+		i = j
+	}
+	for i := 0; i < len(text); i++ {
+		if text[i] != '[' {
+			continue
+		}
+		end := strings.IndexByte(string(text[i:min(len(text), i+48)]), ']')
+		if end < 0 {
+			continue
+		}
+		if a, err := netip.ParseAddr(string(text[i+1 : i+end])); err == nil && a.Is6() {
+			return a.String()
+		}
+	}
+	return ""
+}
+
+func sortInt32(a []int32) {
+	for i := 1; i < len(a); i++ {
+		for j := i; j > 0 && a[j] < a[j-1]; j-- {
+			a[j], a[j-1] = a[j-1], a[j]
+		}
+	}
+}
+
+// String renders a one-line summary of the result, for logs.
+func (r Result) String() string {
+	return fmt.Sprintf("%s (%s, %s) rule=%s provider=%s code=%s", r.Category, r.BounceClass,
+		r.ActionParty, r.Rule, r.Provider, r.ProviderCode)
+}

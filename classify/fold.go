@@ -1,0 +1,135 @@
+package classify
+
+import (
+	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
+)
+
+// foldTable maps the runes of the Latin blocks (U+0080–U+024F and U+1E00–U+1EFF) to their
+// folded form: lower case with diacritics removed. An empty entry means "use unicode.ToLower".
+var foldTable = buildFoldTable()
+
+const (
+	foldLatinEnd    = 0x250
+	foldExtStart    = 0x1E00
+	foldExtEnd      = 0x1F00
+	fullwidthStart  = 0xFF01
+	fullwidthEnd    = 0xFF5E
+	fullwidthOffset = 0xFF01 - 0x21
+)
+
+// special folds that canonical decomposition does not give.
+var foldSpecial = map[rune]string{
+	'ß': "ss", 'ẞ': "ss", 'æ': "ae", 'Æ': "ae", 'ø': "o", 'Ø': "o", 'œ': "oe", 'Œ': "oe",
+	'đ': "d", 'Đ': "d", 'ł': "l", 'Ł': "l", 'ı': "i", 'ħ': "h", 'Ħ': "h", 'þ': "th", 'Þ': "th",
+	'ð': "d", 'Ð': "d", 'ŀ': "l", 'Ŀ': "l",
+	// Typographic quotes and dashes fold to ASCII so "can’t" matches "can't".
+	'\u2018': "'", '\u2019': "'", '\u201c': "\"", '\u201d': "\"", '\u2013': "-", '\u2014': "-",
+	'\u00a0': " ",
+}
+
+type foldRange struct {
+	start rune
+	folds []string
+}
+
+func buildFoldTable() [2]foldRange {
+	build := func(start, end rune) foldRange {
+		fr := foldRange{start: start, folds: make([]string, end-start)}
+		for r := start; r < end; r++ {
+			if s, ok := foldSpecial[r]; ok {
+				fr.folds[r-start] = s
+				continue
+			}
+			d := norm.NFD.String(string(unicode.ToLower(r)))
+			base, _ := utf8.DecodeRuneInString(d)
+			if base < utf8.RuneSelf && base != utf8.RuneError {
+				fr.folds[r-start] = string(rune(unicode.ToLower(base)))
+			}
+		}
+		return fr
+	}
+	return [2]foldRange{build(0x80, foldLatinEnd), build(foldExtStart, foldExtEnd)}
+}
+
+// appendFolded appends the folded form of s to dst: ASCII lower case, Latin letters without
+// diacritics, full-width ASCII as ASCII, other scripts lower-cased, control characters and runs
+// of white space as one space. Invalid UTF-8 bytes are dropped. Patterns and responses both go
+// through it, so they compare byte for byte.
+func appendFolded(dst []byte, s string) []byte {
+	space := len(dst) == 0 || dst[len(dst)-1] == ' '
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			i++
+			switch {
+			case c <= ' ' || c == 0x7f:
+				if !space {
+					dst = append(dst, ' ')
+					space = true
+				}
+				continue
+			case 'A' <= c && c <= 'Z':
+				c += 'a' - 'A'
+			}
+			dst = append(dst, c)
+			space = false
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		i += size
+		if r == utf8.RuneError && size <= 1 {
+			continue
+		}
+		var folded string
+		switch {
+		case r < foldLatinEnd:
+			folded = foldTable[0].folds[r-0x80]
+		case foldExtStart <= r && r < foldExtEnd:
+			folded = foldTable[1].folds[r-foldExtStart]
+		case fullwidthStart <= r && r <= fullwidthEnd:
+			c := byte(r - fullwidthOffset)
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			dst = append(dst, c)
+			space = false
+			continue
+		case r == 0x3000 || unicode.IsSpace(r):
+			if !space {
+				dst = append(dst, ' ')
+				space = true
+			}
+			continue
+		case 0x2018 <= r && r <= 0x201d || r == 0x2013 || r == 0x2014:
+			folded = foldSpecial[r]
+		}
+		if folded != "" {
+			if folded == " " {
+				if !space {
+					dst = append(dst, ' ')
+					space = true
+				}
+				continue
+			}
+			dst = append(dst, folded...)
+			space = false
+			continue
+		}
+		if unicode.IsMark(r) {
+			continue // combining accents of decomposed input
+		}
+		dst = utf8.AppendRune(dst, unicode.ToLower(r))
+		space = false
+	}
+	return dst
+}
+
+// isWordByte reports whether b is an ASCII letter or digit.
+func isWordByte(b byte) bool {
+	return 'a' <= b && b <= 'z' || '0' <= b && b <= '9' || 'A' <= b && b <= 'Z'
+}
+
+func isDigit(b byte) bool { return '0' <= b && b <= '9' }
