@@ -10,15 +10,23 @@ package classify
 type automaton struct {
 	classes  [256]uint8 // byte → equivalence class; 0 = a byte that no key contains
 	nclasses int
-	delta    []int32 // state*nclasses + class → next state
+	// delta[row+class] is the next state's row (state*nclasses), with outputFlag set when
+	// keys end at that state; row 0 is the start state. Keeping the row, not the state,
+	// saves a multiplication per byte, and the flag saves a lookup in outStart for the
+	// states (most of them) where no key ends.
+	delta    []int32
 	outStart []int32 // state → first index into outs; outStart[state+1] ends it
-	outs     []int32 // key ids that end at a state (own and inherited through failure links)
-	keyLens  []int32
+	outs     []int32 // ids of the keys that end at a state (own and inherited through failure links)
+	maxKey   int     // length of the longest key
 }
 
-// buildAutomaton compiles keys. Key ids are the indexes into keys. Empty keys are ignored.
-func buildAutomaton(keys []string) *automaton {
-	a := &automaton{keyLens: make([]int32, len(keys))}
+// outputFlag marks a delta entry whose state has outputs.
+const outputFlag = -1 << 31
+
+// buildAutomaton compiles keys; a match of keys[i] is reported as ids[i]. Empty keys are
+// ignored.
+func buildAutomaton(keys []string, ids []int32) *automaton {
+	a := &automaton{}
 	// Equivalence classes: every byte used in a key gets its own class.
 	for _, k := range keys {
 		for i := 0; i < len(k); i++ {
@@ -41,7 +49,7 @@ func buildAutomaton(keys []string) *automaton {
 	}
 	nodes := []node{{next: map[uint8]int32{}}}
 	for id, k := range keys {
-		a.keyLens[id] = int32(len(k))
+		a.maxKey = max(a.maxKey, len(k))
 		if k == "" {
 			continue
 		}
@@ -56,7 +64,7 @@ func buildAutomaton(keys []string) *automaton {
 			}
 			s = nx
 		}
-		nodes[s].out = append(nodes[s].out, int32(id))
+		nodes[s].out = append(nodes[s].out, ids[id])
 	}
 
 	// Breadth-first failure links, filled straight into the dense table.
@@ -85,27 +93,19 @@ func buildAutomaton(keys []string) *automaton {
 			}
 		}
 	}
+	for i, next := range a.delta {
+		flagged := next * int32(n)
+		if len(outs[next]) > 0 {
+			flagged |= outputFlag
+		}
+		a.delta[i] = flagged
+	}
 	a.outStart = make([]int32, len(nodes)+1)
 	for s := range nodes {
 		a.outStart[s+1] = a.outStart[s] + int32(len(outs[s]))
 		a.outs = append(a.outs, outs[s]...)
 	}
 	return a
-}
-
-// scan calls hit(key, end) for every occurrence of every key in text, where text[end-len:end]
-// is the key.
-func (a *automaton) scan(text []byte, hit func(key int32, end int)) {
-	s := int32(0)
-	n := int32(a.nclasses)
-	for i := 0; i < len(text); i++ {
-		s = a.delta[s*n+int32(a.classes[text[i]])]
-		if lo, hi := a.outStart[s], a.outStart[s+1]; lo != hi {
-			for _, k := range a.outs[lo:hi] {
-				hit(k, i+1)
-			}
-		}
-	}
 }
 
 // states returns the number of DFA states, for diagnostics.

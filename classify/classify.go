@@ -50,11 +50,13 @@ type Classifier struct {
 	blocklistBy    map[string]int
 	codes          []codeExtractor
 	statusDefaults []statusDefault
-	patterns       []*pattern
-	keyPatterns    [][]int32
-	owners         [][]owner
+	patterns       []pattern
+	ownerStart     []int32 // pattern → first index into ownerList; ownerStart[p+1] ends it
+	ownerList      []owner
 	codeOnlyRules  []int32
-	ac             *automaton
+	hostSuffixes   map[string]string // MX host suffix → provider id
+	ac             *automaton        // anchors in ASCII
+	acOther        *automaton        // anchors with other bytes (Cyrillic, CJK, …)
 
 	pool sync.Pool
 
@@ -169,26 +171,7 @@ func (c *Classifier) classify(in Input, s *scratch, ex *Explanation) Result {
 	s.buf = appendFolded(s.buf[:0], body)
 	s.buf = dropCodeTokens(s.buf, res.SMTPCode, res.EnhancedStatus)
 
-	c.ac.scan(s.buf, func(k int32, end int) {
-		for _, pid := range c.keyPatterns[k] {
-			if s.isMatched(pid) {
-				continue
-			}
-			start, stop, ok := c.patterns[pid].verify(s.buf, end)
-			if !ok {
-				continue
-			}
-			s.matched[pid>>6] |= 1 << (pid & 63)
-			s.hits = append(s.hits, pid)
-			s.spans[pid] = [2]int32{int32(start), int32(stop)}
-			for _, o := range c.owners[pid] {
-				if s.seen[o.kind][o.idx>>6]&(1<<(o.idx&63)) == 0 {
-					s.seen[o.kind][o.idx>>6] |= 1 << (o.idx & 63)
-					s.cands[o.kind] = append(s.cands[o.kind], o.idx)
-				}
-			}
-		}
-	})
+	c.scan(s)
 	for k := range s.cands {
 		sortInt32(s.cands[k])
 	}
@@ -204,10 +187,13 @@ func (c *Classifier) classify(in Input, s *scratch, ex *Explanation) Result {
 		}
 	}
 
+	// Blocklists named in the text; rules may ask for them (when: {blocklist: [ip]}).
+	listed := c.matchedBlocklists(s)
+
 	// Rules: the lowest index whose conditions hold wins.
 	best := int32(-1)
 	for _, i := range s.cands[kindRule] {
-		if c.ruleHolds(i, s, res.SMTPCode, enh, res.Provider, res.SMTPPhase) {
+		if c.ruleHolds(i, s, res.SMTPCode, enh, res.Provider, res.SMTPPhase, listed) {
 			best = i
 			break
 		}
@@ -216,7 +202,7 @@ func (c *Classifier) classify(in Input, s *scratch, ex *Explanation) Result {
 		if best >= 0 && i > best {
 			break
 		}
-		if c.ruleHolds(i, s, res.SMTPCode, enh, res.Provider, res.SMTPPhase) {
+		if c.ruleHolds(i, s, res.SMTPCode, enh, res.Provider, res.SMTPPhase, listed) {
 			best = i
 			break
 		}
@@ -298,6 +284,89 @@ func (c *Classifier) classify(in Input, s *scratch, ex *Explanation) Result {
 	return res
 }
 
+// scan runs the automaton over s.buf and records every pattern that matches, with the units
+// that own it as candidates. The loop is the automaton's, written out here so that the
+// per-hit work is not an indirect call.
+func (c *Classifier) scan(s *scratch) {
+	c.scanWith(c.ac, s)
+	for _, b := range s.buf {
+		if b >= 0x80 {
+			c.scanWith(c.acOther, s)
+			break
+		}
+	}
+}
+
+func (c *Classifier) scanWith(a *automaton, s *scratch) {
+	text := s.buf
+	n := int32(a.nclasses)
+	cl := &a.classes
+	// Two interleaved walks, one per half of the text, hide the latency of the table loads
+	// behind each other. The second walk starts maxKey-1 bytes early so that it sees every
+	// key that ends in its half; keys found twice in the overlap are recorded once.
+	i, end1, j := 0, 0, 0 // short texts: the second walk alone covers everything
+	if len(text) >= 64 && a.maxKey > 0 {
+		end1 = len(text) / 2
+		j = end1 - (a.maxKey - 1)
+	}
+	r1, r2 := int32(0), int32(0)
+	for i < end1 {
+		r1 = a.delta[r1+int32(cl[text[i]])]
+		r2 = a.delta[r2+int32(cl[text[j]])]
+		i++
+		j++
+		if r1|r2 >= 0 {
+			continue // no key ends here: the common case
+		}
+		if r1 < 0 {
+			r1 &^= outputFlag
+			c.emit(a, s, r1/n, i)
+		}
+		if r2 < 0 {
+			r2 &^= outputFlag
+			c.emit(a, s, r2/n, j)
+		}
+	}
+	for ; j < len(text); j++ {
+		r2 = a.delta[r2+int32(cl[text[j]])]
+		if r2 < 0 {
+			r2 &^= outputFlag
+			c.emit(a, s, r2/n, j+1)
+		}
+	}
+}
+
+// emit records the patterns whose anchor ends at state st, at byte offset end of s.buf.
+func (c *Classifier) emit(a *automaton, s *scratch, st int32, end int) {
+	text := s.buf
+	for _, pid := range a.outs[a.outStart[st]:a.outStart[st+1]] {
+		already := s.isMatched(pid)
+		if already && int(s.spans[pid][1]) <= end {
+			continue
+		}
+		start, stop, ok := c.patterns[pid].verify(text, end)
+		if !ok {
+			continue
+		}
+		if already {
+			// The second walk can find a later occurrence first: keep the leftmost.
+			if int32(start) < s.spans[pid][0] {
+				s.spans[pid] = [2]int32{int32(start), int32(stop)}
+			}
+			continue
+		}
+		s.matched[pid>>6] |= 1 << (pid & 63)
+		s.hits = append(s.hits, pid)
+		s.spans[pid] = [2]int32{int32(start), int32(stop)}
+		for _, o := range c.ownerList[c.ownerStart[pid]:c.ownerStart[pid+1]] {
+			if s.seen[o.kind][o.idx>>6]&(1<<(o.idx&63)) == 0 {
+				s.seen[o.kind][o.idx>>6] |= 1 << (o.idx & 63)
+				s.cands[o.kind] = append(s.cands[o.kind], o.idx)
+			}
+		}
+	}
+}
+
 // isTransient reports a 4xx reply (or a 4.x.x code when no reply code was logged).
 func isTransient(code int, enh enhancedCode) bool {
 	if code != 0 {
@@ -330,8 +399,29 @@ func (c *Classifier) holds(u *unit, s *scratch) bool {
 	return false
 }
 
-func (c *Classifier) ruleHolds(i int32, s *scratch, code int, enh enhancedCode, prov, phase string) bool {
+// listedObjects says which kinds of object the matched blocklists list.
+type listedObjects struct{ ip, domain bool }
+
+func (c *Classifier) matchedBlocklists(s *scratch) listedObjects {
+	var l listedObjects
+	for _, i := range s.cands[kindBlocklist] {
+		b := &c.blocklists[i]
+		if c.holds(&b.unit, s) {
+			if b.Object == "domain" {
+				l.domain = true
+			} else {
+				l.ip = true
+			}
+		}
+	}
+	return l
+}
+
+func (c *Classifier) ruleHolds(i int32, s *scratch, code int, enh enhancedCode, prov, phase string, listed listedObjects) bool {
 	r := &c.rules[i]
+	if r.needIPList && !listed.ip || r.needDomainList && !listed.domain {
+		return false
+	}
 	if !r.when.match(code, enh) {
 		return false
 	}
@@ -382,13 +472,23 @@ func (c *Classifier) providerFromHost(host string) string {
 		return ""
 	}
 	host = strings.TrimSuffix(host, ".")
-	for i := range c.providers {
-		for _, suffix := range c.providers[i].hosts {
-			if len(host) >= len(suffix) && strings.EqualFold(host[len(host)-len(suffix):], suffix) &&
-				(len(host) == len(suffix) || host[len(host)-len(suffix)-1] == '.') {
-				return c.providers[i].ID
-			}
+	for i := 0; i < len(host); i++ {
+		if 'A' <= host[i] && host[i] <= 'Z' {
+			host = strings.ToLower(host)
+			break
 		}
+	}
+	// The longest suffix wins (mail.protection.outlook.com over outlook.com): try the whole
+	// name, then drop one label at a time.
+	for h := host; h != ""; {
+		if id, ok := c.hostSuffixes[h]; ok {
+			return id
+		}
+		dot := strings.IndexByte(h, '.')
+		if dot < 0 {
+			break
+		}
+		h = h[dot+1:]
 	}
 	return ""
 }
@@ -426,10 +526,13 @@ func (c *Classifier) collectBlocklists(s *scratch, extra []string) []string {
 func (c *Classifier) hasSpecific(ids []string, generic *blocklist) bool {
 	for _, id := range ids {
 		b := &c.blocklists[c.blocklistBy[id]]
-		if b.Generic || b.ID == generic.ID {
+		if b.ID == generic.ID {
 			continue
 		}
-		if generic.Family == "*" || b.Family == generic.Family {
+		if generic.Family == "*" {
+			return true // a catch-all gives way to any named list
+		}
+		if !b.Generic && b.Family == generic.Family {
 			return true
 		}
 	}

@@ -10,14 +10,14 @@ type Explanation struct {
 	RuleFile    string      // file of the deciding rule
 	RuleNote    string      // the deciding rule's note
 	RuleLang    string      // language of the deciding rule
-	Matched     []string    // every pattern that matched, as written in the rule files
+	Matched     []string    // the deciding rule's patterns that matched, as written in the rule file
 	Delist      []DelistRef // where to request removal, per blocklist that names a page
 }
 
 // DelistRef names a blocklist and the page where a listed IP or domain requests removal.
 type DelistRef struct {
-	Blocklist string
-	URL       string
+	Blocklist string `json:"blocklist"`
+	URL       string `json:"url"`
 }
 
 // Explain classifies in and says why.
@@ -38,14 +38,19 @@ func (c *Classifier) Explain(in Input) Explanation {
 
 func (c *Classifier) fillExplanation(ex *Explanation, s *scratch, best int32) {
 	ex.Normalized = string(s.buf)
-	sorted := append([]int32(nil), s.hits...)
-	sortInt32(sorted)
-	for _, p := range sorted {
-		ex.Matched = append(ex.Matched, c.patterns[p].src)
+	if best < 0 {
+		return
 	}
-	if best >= 0 {
-		r := &c.rules[best]
-		ex.RuleFile, ex.RuleNote, ex.RuleLang = r.File, r.Note, r.Lang
+	r := &c.rules[best]
+	ex.RuleFile, ex.RuleNote, ex.RuleLang = r.File, r.Note, r.Lang
+	seen := map[int32]bool{}
+	for _, alt := range r.alts {
+		for _, p := range alt {
+			if s.isMatched(p) && !seen[p] {
+				seen[p] = true
+				ex.Matched = append(ex.Matched, c.patterns[p].src)
+			}
+		}
 	}
 }
 

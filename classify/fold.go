@@ -1,6 +1,7 @@
 package classify
 
 import (
+	"slices"
 	"unicode"
 	"unicode/utf8"
 
@@ -54,28 +55,55 @@ func buildFoldTable() [2]foldRange {
 	return [2]foldRange{build(0x80, foldLatinEnd), build(foldExtStart, foldExtEnd)}
 }
 
+// asciiFold maps ASCII to lower case, and control characters and space to ' '.
+var asciiFold = func() (t [utf8.RuneSelf]byte) {
+	for c := 0; c < utf8.RuneSelf; c++ {
+		switch {
+		case c <= ' ' || c == 0x7f:
+			t[c] = ' '
+		case 'A' <= c && c <= 'Z':
+			t[c] = byte(c + 'a' - 'A')
+		default:
+			t[c] = byte(c)
+		}
+	}
+	return t
+}()
+
 // appendFolded appends the folded form of s to dst: ASCII lower case, Latin letters without
 // diacritics, full-width ASCII as ASCII, other scripts lower-cased, control characters and runs
 // of white space as one space. Invalid UTF-8 bytes are dropped. Patterns and responses both go
 // through it, so they compare byte for byte.
 func appendFolded(dst []byte, s string) []byte {
 	space := len(dst) == 0 || dst[len(dst)-1] == ' '
+	dst = slices.Grow(dst, len(s))
 	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			i++
-			switch {
-			case c <= ' ' || c == 0x7f:
-				if !space {
-					dst = append(dst, ' ')
-					space = true
+		// ASCII fast path: write straight into the spare capacity.
+		if c := s[i]; c < utf8.RuneSelf {
+			n := len(dst)
+			buf := dst[:cap(dst)]
+			for i < len(s) && n < len(buf) {
+				c = s[i]
+				if c >= utf8.RuneSelf {
+					break
 				}
-				continue
-			case 'A' <= c && c <= 'Z':
-				c += 'a' - 'A'
+				i++
+				f := asciiFold[c]
+				if f == ' ' {
+					if space {
+						continue
+					}
+					space = true
+				} else {
+					space = false
+				}
+				buf[n] = f
+				n++
 			}
-			dst = append(dst, c)
-			space = false
+			dst = buf[:n]
+			if n == len(buf) && i < len(s) {
+				dst = slices.Grow(dst, len(s)-i)
+			}
 			continue
 		}
 		r, size := utf8.DecodeRuneInString(s[i:])

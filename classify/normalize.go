@@ -1,6 +1,10 @@
 package classify
 
-import "strings"
+import (
+	"bytes"
+	"strings"
+	"unsafe"
+)
 
 // reply is a response taken apart: wrappers stripped, codes and phase taken off. All strings
 // are substrings of the input.
@@ -22,8 +26,8 @@ func parseReply(s string) reply {
 	s = trimSpace(s)
 	// Exchange quotes the remote answer: "… Remote Server returned '550 5.1.1 …'". Whatever
 	// precedes it (often a localized explanation) is boilerplate.
-	if i := indexFold(s, "remote server returned '"); i >= 0 {
-		s = s[i+len("remote server returned '"):]
+	if i := indexRemoteReturned(s); i >= 0 {
+		s = s[i:]
 		if j := strings.LastIndexByte(s, '\''); j >= 0 {
 			s = s[:j]
 		}
@@ -31,12 +35,15 @@ func parseReply(s string) reply {
 	for pass := 0; pass < maxWrapperPasses; pass++ {
 		s = trimSpace(s)
 		before := s
-		s = strings.TrimLeft(s, "#\"'<")
+		s = trimLeftAny(s, "#\"'<")
 		s = trimSpace(s)
-		for _, p := range plainPrefixes {
-			if hasPrefixFold(s, p) {
-				s = s[len(p):]
-				break
+		if s != "" {
+			first := s[0] | 0x20 // ASCII lower case; prefixes start with a letter or '<'
+			for _, p := range plainPrefixes {
+				if (p[0] == first || p[0] == s[0]) && hasPrefixFold(s, p) {
+					s = s[len(p):]
+					break
+				}
 			}
 		}
 		if hasPrefixFold(s, "host ") {
@@ -62,8 +69,9 @@ func parseReply(s string) reply {
 	for pass := 0; pass < 3; pass++ {
 		before := s
 		if strings.HasSuffix(s, ")") {
-			if i := strings.LastIndex(strings.ToLower(s[max(0, len(s)-60):]), "(in reply to "); i >= 0 {
-				i += max(0, len(s)-60)
+			tail := max(0, len(s)-60)
+			if i := indexFold(s[tail:], "(in reply to "); i >= 0 {
+				i += tail
 				r.phase = phaseOf(s[i+len("(in reply to ") : len(s)-1])
 				s = trimSpace(s[:i])
 			}
@@ -80,6 +88,25 @@ func parseReply(s string) reply {
 		r.enhanced = trailingEnhanced(r.body)
 	}
 	return r
+}
+
+// indexRemoteReturned finds Exchange's "Remote Server returned '" (any case) and returns the
+// index just past it, or -1.
+func indexRemoteReturned(s string) int {
+	const quote = "remote server returned '"
+	// Apostrophes are rare in responses: find each one and look behind it.
+	for off := len(quote) - 1; off < len(s); {
+		i := strings.IndexByte(s[off:], '\'')
+		if i < 0 {
+			return -1
+		}
+		i += off
+		if strings.EqualFold(s[i+1-len(quote):i+1], quote) {
+			return i + 1
+		}
+		off = i + 1
+	}
+	return -1
 }
 
 var plainPrefixes = []string{
@@ -135,21 +162,21 @@ func stripEximAfter(s string, r *reply) string {
 	return s
 }
 
-func phaseOf(cmd string) string {
-	switch c := strings.ToLower(cmd); {
-	case strings.HasPrefix(c, "rcpt"):
+func phaseOf(c string) string {
+	switch {
+	case hasPrefixFold(c, "rcpt"):
 		return "rcpt"
-	case strings.HasPrefix(c, "mail"):
+	case hasPrefixFold(c, "mail"):
 		return "mail"
-	case strings.HasPrefix(c, "end of data"), strings.HasPrefix(c, "data"):
+	case hasPrefixFold(c, "end of data"), hasPrefixFold(c, "data"):
 		return "data"
-	case strings.HasPrefix(c, "helo"), strings.HasPrefix(c, "ehlo"):
+	case hasPrefixFold(c, "helo"), hasPrefixFold(c, "ehlo"):
 		return "helo"
-	case strings.HasPrefix(c, "initial"), strings.HasPrefix(c, "connect"):
+	case hasPrefixFold(c, "initial"), hasPrefixFold(c, "connect"):
 		return "connect"
-	case strings.HasPrefix(c, "starttls"):
+	case hasPrefixFold(c, "starttls"):
 		return "starttls"
-	case strings.HasPrefix(c, "auth"):
+	case hasPrefixFold(c, "auth"):
 		return "auth"
 	}
 	return ""
@@ -162,16 +189,16 @@ func splitCodes(s string) (code int, enhanced, body string) {
 	if len(s) >= 3 && (s[0] == '2' || s[0] == '4' || s[0] == '5') && isDigit(s[1]) && isDigit(s[2]) &&
 		(len(s) == 3 || s[3] == ' ' || s[3] == '-' || s[3] == ';' || s[3] == ',' || s[3] == ':') {
 		code = int(s[0]-'0')*100 + int(s[1]-'0')*10 + int(s[2]-'0')
-		body = trimSpace(strings.TrimLeft(s[3:], " -;,:"))
+		body = trimSpace(trimLeftAny(s[3:], " -;,:"))
 		// "552 552 5.3.4" and "550 550-5.7.1" repeat the code.
 		if len(body) >= 4 && body[:3] == s[:3] && (body[3] == ' ' || body[3] == '-') {
 			body = trimSpace(body[4:])
 		}
 	}
-	b := strings.TrimLeft(body, "#")
+	b := trimLeftAny(body, "#")
 	if e, rest := leadingEnhanced(b); e != "" {
 		enhanced = e
-		body = trimSpace(strings.TrimLeft(rest, " -;,:"))
+		body = trimSpace(trimLeftAny(rest, " -;,:"))
 	}
 	return code, enhanced, body
 }
@@ -206,6 +233,14 @@ func trailingEnhanced(s string) string {
 	return e
 }
 
+// trimLeftAny is strings.TrimLeft for a short ASCII cutset, without building a set per call.
+func trimLeftAny(s, cutset string) string {
+	for len(s) > 0 && strings.IndexByte(cutset, s[0]) >= 0 {
+		s = s[1:]
+	}
+	return s
+}
+
 func trimSpace(s string) string {
 	for len(s) > 0 && (s[0] == ' ' || s[0] == '\t' || s[0] == '\r' || s[0] == '\n') {
 		s = s[1:]
@@ -227,15 +262,26 @@ func indexFold(s, needle string) int {
 	if n == 0 {
 		return 0
 	}
-	first := needle[0]
-	for i := 0; i+n <= len(s); i++ {
-		c := s[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
+	first, upper := needle[0], needle[0]
+	if 'a' <= first && first <= 'z' {
+		upper = first - ('a' - 'A')
+	}
+	for i := 0; i+n <= len(s); {
+		// Jump to the next byte that can start the needle.
+		j := strings.IndexByte(s[i:len(s)-n+1], first)
+		if upper != first {
+			if k := strings.IndexByte(s[i:len(s)-n+1], upper); k >= 0 && (j < 0 || k < j) {
+				j = k
+			}
 		}
-		if c == first && strings.EqualFold(s[i:i+n], needle) {
+		if j < 0 {
+			return -1
+		}
+		i += j
+		if strings.EqualFold(s[i:i+n], needle) {
 			return i
 		}
+		i++
 	}
 	return -1
 }
@@ -244,6 +290,18 @@ func indexFold(s, needle string) int {
 // folded text: "550-5.7.1", "550-", a repeated "550" or "5.7.1" standing alone.
 func dropCodeTokens(buf []byte, code int, enhanced string) []byte {
 	if code == 0 && enhanced == "" {
+		return buf
+	}
+	// Most responses do not repeat their codes: look before rewriting.
+	repeated := false
+	if code != 0 {
+		c3 := [3]byte{byte('0' + code/100), byte('0' + code/10%10), byte('0' + code%10)}
+		repeated = bytes.Contains(buf, c3[:])
+	}
+	if !repeated && enhanced != "" {
+		repeated = bytes.Contains(buf, unsafeBytes(enhanced))
+	}
+	if !repeated {
 		return buf
 	}
 	var c [3]byte
@@ -289,3 +347,6 @@ func hasPrefixBytes(b []byte, prefix string) bool {
 	}
 	return true
 }
+
+// unsafeBytes views s as bytes without copying; the result must not be modified.
+func unsafeBytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }

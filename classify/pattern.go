@@ -35,6 +35,9 @@ type patItem struct {
 
 var errEmptyPattern = errors.New("empty pattern")
 
+// maxAnchorBytes caps the literal the automaton looks for; see parsePattern.
+const maxAnchorBytes = 12
+
 // parsePattern compiles the pattern syntax of rules/README.md.
 func parsePattern(src string) (*pattern, error) {
 	p := &pattern{src: src}
@@ -114,6 +117,11 @@ func parsePattern(src string) (*pattern, error) {
 	}
 	if bestTo-bestFrom < 2 {
 		return nil, fmt.Errorf("pattern %q: needs a literal part of at least 2 bytes", src)
+	}
+	// A long literal only needs its first bytes in the automaton: verify checks the rest.
+	// Capping the anchor keeps the DFA small enough to stay in cache.
+	if bestTo-bestFrom > maxAnchorBytes {
+		bestTo = bestFrom + maxAnchorBytes
 	}
 	p.anchorFrom, p.anchorTo = bestFrom, bestTo
 	anchor := make([]byte, 0, bestTo-bestFrom)

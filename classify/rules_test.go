@@ -36,7 +36,7 @@ func TestRuleFiles(t *testing.T) {
 			t.Errorf("no rule classifies into %s", cat)
 		}
 	}
-	t.Logf("%d rules, %d patterns, %d automaton states", c.RuleCount(), len(c.patterns), c.ac.states())
+	t.Logf("%d rules, %d patterns, %d+%d automaton states", c.RuleCount(), len(c.patterns), c.ac.states(), c.acOther.states())
 }
 
 // TestRuleExamples runs every example of every rule and checks that it gets the rule's

@@ -116,6 +116,7 @@ type whenSpec struct {
 	Status   []string `yaml:"status"`
 	Provider []string `yaml:"provider"`
 	Phase    []string `yaml:"phase"`
+	Listed   []string `yaml:"listed"`
 }
 
 type ruleSpec struct {
@@ -155,22 +156,24 @@ type unit struct {
 
 type rule struct {
 	unit
-	ID         string
-	Category   Category
-	when       codeCond
-	providers  []string
-	phases     []string
-	Provider   string
-	Code       string
-	capture    bool
-	Blocklists []string
-	Scope      string
-	Class      BounceClass
-	Party      ActionParty
-	Lang       string
-	Note       string
-	Examples   []string
-	File       string
+	ID             string
+	Category       Category
+	when           codeCond
+	providers      []string
+	phases         []string
+	needIPList     bool // when: {listed: [ip]}: an IP blocklist of blocklists.yaml matched
+	needDomainList bool
+	Provider       string
+	Code           string
+	capture        bool
+	Blocklists     []string
+	Scope          string
+	Class          BounceClass
+	Party          ActionParty
+	Lang           string
+	Note           string
+	Examples       []string
+	File           string
 }
 
 type provider struct {
@@ -251,9 +254,10 @@ func (cp *compiler) unit(match []alternative, not []string) (unit, error) {
 // compile parses and checks all files and builds the classifier.
 func compile(files []RuleFile) (*Classifier, error) {
 	c := &Classifier{
-		categories: map[Category]*CategoryInfo{},
-		ruleByID:   map[string]int{},
-		blocklistBy: map[string]int{},
+		categories:   map[Category]*CategoryInfo{},
+		ruleByID:     map[string]int{},
+		blocklistBy:  map[string]int{},
+		hostSuffixes: map[string]string{},
 	}
 	cp := &compiler{patternIDs: map[string]int32{}, c: c}
 	for _, f := range files {
@@ -279,21 +283,26 @@ func compile(files []RuleFile) (*Classifier, error) {
 			}
 		}
 	}
-	keys := make([]string, 0, len(cp.patterns))
-	keyIDs := map[string]int32{}
-	c.keyPatterns = nil
-	for pid, p := range cp.patterns {
-		k, ok := keyIDs[p.anchor]
-		if !ok {
-			k = int32(len(keys))
-			keyIDs[p.anchor] = k
-			keys = append(keys, p.anchor)
-			c.keyPatterns = append(c.keyPatterns, nil)
-		}
-		c.keyPatterns[k] = append(c.keyPatterns[k], int32(pid))
+	c.patterns = make([]pattern, len(cp.patterns))
+	for i, p := range cp.patterns {
+		c.patterns[i] = *p
 	}
-	c.patterns = cp.patterns
-	c.ac = buildAutomaton(keys)
+	// Two automata: one for ASCII anchors, run on every response, and one for anchors in
+	// other scripts, run only on responses that have non-ASCII bytes. The ASCII one has a
+	// small alphabet, so its table stays small enough for the cache.
+	// The automata report pattern ids directly: patterns that share an anchor share a state.
+	var asciiKeys, otherKeys []string
+	var asciiIDs, otherIDs []int32
+	for id := range c.patterns {
+		k := c.patterns[id].anchor
+		if isASCII(k) {
+			asciiKeys, asciiIDs = append(asciiKeys, k), append(asciiIDs, int32(id))
+		} else {
+			otherKeys, otherIDs = append(otherKeys, k), append(otherIDs, int32(id))
+		}
+	}
+	c.ac = buildAutomaton(asciiKeys, asciiIDs)
+	c.acOther = buildAutomaton(otherKeys, otherIDs)
 	c.indexUnits()
 	return c, nil
 }
@@ -327,6 +336,12 @@ func (cp *compiler) addFile(name string, spec *fileSpec) error {
 		hosts := make([]string, len(ps.Hosts))
 		for i, h := range ps.Hosts {
 			hosts[i] = strings.ToLower(strings.TrimPrefix(h, "."))
+		}
+		for _, h := range hosts {
+			if prev, dup := c.hostSuffixes[h]; dup {
+				return fmt.Errorf("provider %s: host %s already belongs to %s", ps.ID, h, prev)
+			}
+			c.hostSuffixes[h] = ps.ID
 		}
 		c.providers = append(c.providers, provider{unit: u, ID: ps.ID, hosts: hosts})
 	}
@@ -416,7 +431,7 @@ func (cp *compiler) addRule(file, lang string, rs ruleSpec) error {
 	if err != nil {
 		return fmt.Errorf("rule %s: %w", rs.ID, err)
 	}
-	if len(u.alts) == 0 && cond.empty() && len(rs.When.Provider) == 0 {
+	if len(u.alts) == 0 && cond.empty() && len(rs.When.Provider) == 0 && len(rs.When.Listed) == 0 {
 		return fmt.Errorf("rule %s: needs match or when", rs.ID)
 	}
 	if rs.Lang == "" {
@@ -429,12 +444,31 @@ func (cp *compiler) addRule(file, lang string, rs ruleSpec) error {
 		phases: rs.When.Phase, Provider: rs.Provider, Code: rs.Code, Blocklists: rs.Blocklist,
 		Scope: rs.Scope, Class: rs.Class, Party: rs.Party, Lang: rs.Lang, Note: rs.Note,
 		Examples: rs.Examples, File: file}
+	for _, l := range rs.When.Listed {
+		switch l {
+		case "ip":
+			r.needIPList = true
+		case "domain":
+			r.needDomainList = true
+		default:
+			return fmt.Errorf("rule %s: when.listed takes ip or domain, not %q", rs.ID, l)
+		}
+	}
 	if rs.Code == "$match" {
 		r.Code, r.capture = "", true
 	}
 	c.ruleByID[rs.ID] = len(c.rules)
 	c.rules = append(c.rules, r)
 	return nil
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 func knownCategory(cat Category) bool {
@@ -461,18 +495,26 @@ const (
 
 // indexUnits records, per pattern, the units that use it, and which rules need no pattern.
 func (c *Classifier) indexUnits() {
-	c.owners = make([][]owner, len(c.patterns))
+	owners := make([][]owner, len(c.patterns))
 	add := func(kind uint8, idx int, u *unit) {
 		seen := map[int32]bool{}
 		for _, alt := range u.alts {
 			for _, p := range alt {
 				if !seen[p] {
 					seen[p] = true
-					c.owners[p] = append(c.owners[p], owner{kind, int32(idx)})
+					owners[p] = append(owners[p], owner{kind, int32(idx)})
 				}
 			}
 		}
 	}
+	defer func() {
+		// Flatten: one slice for all, indexed by ownerStart, keeps the hot path to one lookup.
+		c.ownerStart = make([]int32, len(owners)+1)
+		for p, os := range owners {
+			c.ownerStart[p+1] = c.ownerStart[p] + int32(len(os))
+			c.ownerList = append(c.ownerList, os...)
+		}
+	}()
 	for i := range c.rules {
 		if len(c.rules[i].alts) == 0 {
 			c.codeOnlyRules = append(c.codeOnlyRules, int32(i))
