@@ -124,16 +124,7 @@ func (c *Classifier) getScratch() *scratch {
 }
 
 func (c *Classifier) putScratch(s *scratch) {
-	for _, p := range s.hits {
-		s.matched[p>>6] &^= 1 << (p & 63)
-	}
-	s.hits = s.hits[:0]
-	for k := range s.cands {
-		for _, u := range s.cands[k] {
-			s.seen[k][u>>6] &^= 1 << (u & 63)
-		}
-		s.cands[k] = s.cands[k][:0]
-	}
+	c.resetMatches(s)
 	if cap(s.buf) > 64<<10 {
 		s.buf = make([]byte, 0, 512) // do not pin a huge buffer after one huge response
 	}
@@ -164,48 +155,12 @@ func (c *Classifier) classify(in Input, s *scratch, ex *Explanation) Result {
 	}
 	enh, _ := parseEnhanced(res.EnhancedStatus)
 
-	body := rp.body
-	if len(body) > maxTextBytes {
-		body = body[:maxTextBytes]
-	}
-	s.buf = appendFolded(s.buf[:0], body)
-	s.buf = dropCodeTokens(s.buf, res.SMTPCode, res.EnhancedStatus)
-
-	c.scan(s)
-	for k := range s.cands {
-		sortInt32(s.cands[k])
-	}
-
-	// Provider: the receiving host names it best, the text's signatures next.
-	res.Provider = c.providerFromHost(res.RemoteHost)
-	if res.Provider == "" {
-		for _, i := range s.cands[kindProvider] {
-			if c.holds(&c.providers[i].unit, s) {
-				res.Provider = c.providers[i].ID
-				break
-			}
-		}
-	}
-
-	// Blocklists named in the text; rules may ask for them (when: {blocklist: [ip]}).
-	listed := c.matchedBlocklists(s)
-
-	// Rules: the lowest index whose conditions hold wins.
-	best := int32(-1)
-	for _, i := range s.cands[kindRule] {
-		if c.ruleHolds(i, s, res.SMTPCode, enh, res.Provider, res.SMTPPhase, listed) {
-			best = i
-			break
-		}
-	}
-	for _, i := range c.codeOnlyRules {
-		if best >= 0 && i > best {
-			break
-		}
-		if c.ruleHolds(i, s, res.SMTPCode, enh, res.Provider, res.SMTPPhase, listed) {
-			best = i
-			break
-		}
+	best := c.matchText(s, &res, enh, rp.body)
+	if best < 0 && rp.preamble != "" {
+		// The quoted diagnostic said nothing a rule knows; a localized NDR's own explanation
+		// in front of it may.
+		c.resetMatches(s)
+		best = c.matchText(s, &res, enh, rp.preamble+" "+rp.body)
 	}
 
 	var (
@@ -284,6 +239,75 @@ func (c *Classifier) classify(in Input, s *scratch, ex *Explanation) Result {
 	return res
 }
 
+// matchText folds text into s.buf, scans it, names the provider and returns the deciding
+// rule's index, or -1.
+func (c *Classifier) matchText(s *scratch, res *Result, enh enhancedCode, text string) int32 {
+	if len(text) > maxTextBytes {
+		text = text[:maxTextBytes]
+	}
+	s.buf = appendFolded(s.buf[:0], text)
+	s.buf = dropCodeTokens(s.buf, res.SMTPCode, res.EnhancedStatus)
+
+	c.scan(s)
+	for k := range s.cands {
+		sortInt32(s.cands[k])
+	}
+
+	// Provider: the receiving host names it best, the text's signatures next.
+	res.Provider = c.providerFromHost(res.RemoteHost)
+	if res.Provider == "" {
+		for _, i := range s.cands[kindProvider] {
+			if c.holds(&c.providers[i].unit, s) {
+				res.Provider = c.providers[i].ID
+				break
+			}
+		}
+	}
+
+	// Blocklists named in the text; rules may ask for them (when: {listed: [ip]}).
+	listed := c.matchedBlocklists(s)
+
+	// Rules: the lowest index whose conditions hold wins.
+	best := int32(-1)
+	for _, i := range s.cands[kindRule] {
+		if c.ruleHolds(i, s, res.SMTPCode, enh, res.Provider, res.SMTPPhase, listed) {
+			best = i
+			break
+		}
+	}
+	subject := uint64(1) << 63 // no enhanced code
+	if enh.class != 0 {
+		subject = subjectBit(enh.subject)
+	}
+	for _, i := range c.codeOnlyRules {
+		if best >= 0 && i > best {
+			break
+		}
+		if m := c.rules[i].subjects; m != 0 && m&subject == 0 {
+			continue // cheap reject on the enhanced code's subject
+		}
+		if c.ruleHolds(i, s, res.SMTPCode, enh, res.Provider, res.SMTPPhase, listed) {
+			best = i
+			break
+		}
+	}
+	return best
+}
+
+// resetMatches forgets the patterns and candidates of the last scan.
+func (c *Classifier) resetMatches(s *scratch) {
+	for _, p := range s.hits {
+		s.matched[p>>6] &^= 1 << (p & 63)
+	}
+	s.hits = s.hits[:0]
+	for k := range s.cands {
+		for _, u := range s.cands[k] {
+			s.seen[k][u>>6] &^= 1 << (u & 63)
+		}
+		s.cands[k] = s.cands[k][:0]
+	}
+}
+
 // scan runs the automaton over s.buf and records every pattern that matches, with the units
 // that own it as candidates. The loop is the automaton's, written out here so that the
 // per-hit work is not an indirect call.
@@ -301,37 +325,88 @@ func (c *Classifier) scanWith(a *automaton, s *scratch) {
 	text := s.buf
 	n := int32(a.nclasses)
 	cl := &a.classes
-	// Two interleaved walks, one per half of the text, hide the latency of the table loads
-	// behind each other. The second walk starts maxKey-1 bytes early so that it sees every
-	// key that ends in its half; keys found twice in the overlap are recorded once.
-	i, end1, j := 0, 0, 0 // short texts: the second walk alone covers everything
-	if len(text) >= 64 && a.maxKey > 0 {
-		end1 = len(text) / 2
-		j = end1 - (a.maxKey - 1)
+	// Four interleaved walks over four quarters of the text hide the latency of the table
+	// loads behind each other (the walk is bound by load latency, not by work). Each walk
+	// after the first starts maxKey-1 bytes before its quarter, so that it sees every key
+	// that ends in its quarter; keys found twice in an overlap are recorded once.
+	const walks = 4
+	overlap := a.maxKey - 1
+	if len(text) < walks*(overlap+1) || a.maxKey == 0 {
+		c.walk(a, s, 0, 0, len(text))
+		return
 	}
-	r1, r2 := int32(0), int32(0)
-	for i < end1 {
-		r1 = a.delta[r1+int32(cl[text[i]])]
-		r2 = a.delta[r2+int32(cl[text[j]])]
-		i++
-		j++
-		if r1|r2 >= 0 {
+	q := len(text) / walks
+	// Walk k covers [k*q, (k+1)*q) (the last one up to the end), starting overlap early.
+	i0, i1, i2, i3 := 0, q-overlap, 2*q-overlap, 3*q-overlap
+	r0, r1, r2, r3 := int32(0), int32(0), int32(0), int32(0)
+	steps := q // every walk takes at least q steps; walks 1-3 take overlap more, walk 3 the tail
+	for k := 0; k < steps; k++ {
+		r0 = a.delta[r0+int32(cl[text[i0]])]
+		r1 = a.delta[r1+int32(cl[text[i1]])]
+		r2 = a.delta[r2+int32(cl[text[i2]])]
+		r3 = a.delta[r3+int32(cl[text[i3]])]
+		i0++
+		i1++
+		i2++
+		i3++
+		if r0|r1|r2|r3 >= 0 {
 			continue // no key ends here: the common case
+		}
+		if r0 < 0 {
+			r0 &^= outputFlag
+			c.emit(a, s, r0/n, i0)
 		}
 		if r1 < 0 {
 			r1 &^= outputFlag
-			c.emit(a, s, r1/n, i)
+			c.emit(a, s, r1/n, i1)
 		}
 		if r2 < 0 {
 			r2 &^= outputFlag
-			c.emit(a, s, r2/n, j)
+			c.emit(a, s, r2/n, i2)
+		}
+		if r3 < 0 {
+			r3 &^= outputFlag
+			c.emit(a, s, r3/n, i3)
 		}
 	}
-	for ; j < len(text); j++ {
-		r2 = a.delta[r2+int32(cl[text[j]])]
+	// Walks 1-3 still owe their overlap: three at a time again.
+	for k := 0; k < overlap; k++ {
+		r1 = a.delta[r1+int32(cl[text[i1]])]
+		r2 = a.delta[r2+int32(cl[text[i2]])]
+		r3 = a.delta[r3+int32(cl[text[i3]])]
+		i1++
+		i2++
+		i3++
+		if r1|r2|r3 >= 0 {
+			continue
+		}
+		if r1 < 0 {
+			r1 &^= outputFlag
+			c.emit(a, s, r1/n, i1)
+		}
 		if r2 < 0 {
 			r2 &^= outputFlag
-			c.emit(a, s, r2/n, j+1)
+			c.emit(a, s, r2/n, i2)
+		}
+		if r3 < 0 {
+			r3 &^= outputFlag
+			c.emit(a, s, r3/n, i3)
+		}
+	}
+	// Walk 3 owes the few bytes that the division left over.
+	c.walk(a, s, r3, i3, len(text))
+}
+
+// walk continues one walk in state row from text offset i up to end.
+func (c *Classifier) walk(a *automaton, s *scratch, row int32, i, end int) {
+	text := s.buf
+	n := int32(a.nclasses)
+	cl := &a.classes
+	for ; i < end; i++ {
+		row = a.delta[row+int32(cl[text[i]])]
+		if row < 0 {
+			row &^= outputFlag
+			c.emit(a, s, row/n, i+1)
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package classify
 
 import (
+	"encoding/binary"
 	"slices"
 	"unicode"
 	"unicode/utf8"
@@ -70,6 +71,43 @@ var asciiFold = func() (t [utf8.RuneSelf]byte) {
 	return t
 }()
 
+// SWAR constants: one in every byte, and the high bit of every byte.
+const (
+	swarOnes  = 0x0101010101010101
+	swarHighs = 0x8080808080808080
+)
+
+// foldWord folds eight ASCII bytes at once (little-endian in w) when that needs no change in
+// length: no byte ≥ 0x80, no control character or DEL, and no space that follows a space
+// (including the byte before the word, given as prevSpace). Upper-case letters become lower
+// case. ok is false when the word needs the byte-by-byte path.
+func foldWord(w uint64, prevSpace bool) (uint64, bool) {
+	if w&swarHighs != 0 {
+		return 0, false
+	}
+	// Bytes below 0x20 (controls) or equal to 0x7f (DEL).
+	if (w-swarOnes*0x20)&^w&swarHighs != 0 || hasByte(w, 0x7f) {
+		return 0, false
+	}
+	spaces := byteMask(w, ' ')
+	if spaces&(spaces<<8) != 0 || (prevSpace && spaces&0x80 != 0) {
+		return 0, false // a run of spaces collapses: not a length-preserving fold
+	}
+	// Upper case: 'A' <= b <= 'Z'. With b < 0x80 the sums cannot carry between bytes.
+	ge := (w + swarOnes*(0x80-'A')) & swarHighs
+	gt := (w + swarOnes*(0x80-'Z'-1)) & swarHighs
+	return w | (ge&^gt)>>2, true
+}
+
+// byteMask has the high bit set in every byte of w equal to b (w must have no high bits).
+func byteMask(w uint64, b byte) uint64 {
+	x := w ^ (swarOnes * uint64(b)) // zero where equal; below 0x80 in every byte
+	// (x|0x80)-1 keeps the high bit of a byte unless the byte was zero; no byte borrows.
+	return ^((x | swarHighs) - swarOnes) & swarHighs
+}
+
+func hasByte(w uint64, b byte) bool { return byteMask(w, b) != 0 }
+
 // appendFolded appends the folded form of s to dst: ASCII lower case, Latin letters without
 // diacritics, full-width ASCII as ASCII, other scripts lower-cased, control characters and runs
 // of white space as one space. Invalid UTF-8 bytes are dropped. Patterns and responses both go
@@ -78,27 +116,34 @@ func appendFolded(dst []byte, s string) []byte {
 	space := len(dst) == 0 || dst[len(dst)-1] == ' '
 	dst = slices.Grow(dst, len(s))
 	for i := 0; i < len(s); {
-		// ASCII fast path: write straight into the spare capacity.
-		if c := s[i]; c < utf8.RuneSelf {
+		// ASCII fast path: eight bytes at a time while they are plain (see foldWord), then
+		// byte by byte, writing straight into the spare capacity.
+		if s[i] < utf8.RuneSelf {
 			n := len(dst)
 			buf := dst[:cap(dst)]
+			for i+8 <= len(s) && n+8 <= len(buf) {
+				w, ok := foldWord(binary.LittleEndian.Uint64([]byte(s[i:i+8])), space)
+				if !ok {
+					break
+				}
+				binary.LittleEndian.PutUint64(buf[n:], w)
+				space = w>>56 == ' '
+				i += 8
+				n += 8
+			}
 			for i < len(s) && n < len(buf) {
-				c = s[i]
+				c := s[i]
 				if c >= utf8.RuneSelf {
 					break
 				}
 				i++
 				f := asciiFold[c]
-				if f == ' ' {
-					if space {
-						continue
-					}
-					space = true
-				} else {
-					space = false
-				}
+				sp := f == ' '
 				buf[n] = f
-				n++
+				if !sp || !space {
+					n++
+				}
+				space = sp
 			}
 			dst = buf[:n]
 			if n == len(buf) && i < len(s) {

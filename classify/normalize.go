@@ -13,6 +13,7 @@ type reply struct {
 	enhanced string
 	text     string // the response as the receiver said it, wrappers stripped, codes kept
 	body     string // text without the leading reply and enhanced codes
+	preamble string // what an Exchange NDR says before "Remote Server returned '…'"
 	phase    string
 	host     string
 }
@@ -27,38 +28,45 @@ func parseReply(s string) reply {
 	// Exchange quotes the remote answer: "… Remote Server returned '550 5.1.1 …'". Whatever
 	// precedes it (often a localized explanation) is boilerplate.
 	if i := indexRemoteReturned(s); i >= 0 {
+		r.preamble = trimSpace(s[:max(0, i-len("remote server returned '"))])
 		s = s[i:]
 		if j := strings.LastIndexByte(s, '\''); j >= 0 {
 			s = s[:j]
 		}
 	}
 	for pass := 0; pass < maxWrapperPasses; pass++ {
-		s = trimSpace(s)
+		s = trimSpace(trimLeftAny(s, "#\"'<"))
+		if s == "" {
+			break
+		}
 		before := s
-		s = trimLeftAny(s, "#\"'<")
-		s = trimSpace(s)
-		if s != "" {
-			first := s[0] | 0x20 // ASCII lower case; prefixes start with a letter or '<'
-			for _, p := range plainPrefixes {
-				if (p[0] == first || p[0] == s[0]) && hasPrefixFold(s, p) {
-					s = s[len(p):]
-					break
+		// Most responses start with their reply code: dispatch on the first byte so that
+		// they leave the loop at once.
+		switch s[0] | 0x20 {
+		case 'h':
+			if hasPrefixFold(s, "host ") {
+				s, r.host = stripHostSaid(s, r.host)
+			}
+		case 's':
+			switch {
+			case hasPrefixFold(s, "smtp error from remote mail server after "),
+				hasPrefixFold(s, "smtp error from remote mailer after "):
+				s = stripEximAfter(s, &r)
+			default:
+				s = stripPrefixes(s, plainPrefixes)
+			}
+		case 'c', 'd':
+			if hasPrefixFold(s, "connect to ") || hasPrefixFold(s, "delivery temporarily suspended: ") {
+				// Postfix: "connect to host[ip]:25: Connection refused" keeps its text, but a
+				// server greeting quoted after "refused to talk to me:" is the real answer.
+				if i := indexFold(s, "refused to talk to me: "); i >= 0 {
+					s = s[i+len("refused to talk to me: "):]
 				}
+			} else {
+				s = stripPrefixes(s, plainPrefixes)
 			}
-		}
-		if hasPrefixFold(s, "host ") {
-			s, r.host = stripHostSaid(s, r.host)
-		}
-		if hasPrefixFold(s, "smtp error from remote mail server after ") ||
-			hasPrefixFold(s, "smtp error from remote mailer after ") {
-			s = stripEximAfter(s, &r)
-		}
-		if hasPrefixFold(s, "connect to ") || hasPrefixFold(s, "delivery temporarily suspended: ") {
-			// Postfix: "connect to host[ip]:25: Connection refused" keeps its text, but a
-			// server greeting quoted after "refused to talk to me:" is the real answer.
-			if i := indexFold(s, "refused to talk to me: "); i >= 0 {
-				s = s[i+len("refused to talk to me: "):]
-			}
+		case 'r', 'x', 't', 'e', '<':
+			s = stripPrefixes(s, plainPrefixes)
 		}
 		if s == before {
 			break
@@ -77,7 +85,7 @@ func parseReply(s string) reply {
 			}
 		}
 		s = strings.TrimSuffix(s, "##")
-		s = trimSpace(strings.TrimRight(s, "'\""))
+		s = trimSpace(trimRightAny(s, "'\""))
 		if s == before {
 			break
 		}
@@ -119,8 +127,11 @@ var plainPrefixes = []string{
 // "host NAME[IP] refused to talk to me:" wrappers, returning the host name.
 func stripHostSaid(s, host string) (string, string) {
 	rest := s[len("host "):]
-	sp := strings.IndexAny(rest, " [")
-	if sp <= 0 {
+	sp := 0
+	for sp < len(rest) && rest[sp] != ' ' && rest[sp] != '[' {
+		sp++
+	}
+	if sp == 0 || sp == len(rest) {
 		return s, host
 	}
 	name := rest[:sp]
@@ -231,6 +242,24 @@ func trailingEnhanced(s string) string {
 	}
 	e, _ := leadingEnhanced(tail[i+2:])
 	return e
+}
+
+// stripPrefixes removes the first of prefixes that s starts with (ASCII case-insensitive).
+func stripPrefixes(s string, prefixes []string) string {
+	first := s[0] | 0x20
+	for _, p := range prefixes {
+		if (p[0] == first || p[0] == s[0]) && hasPrefixFold(s, p) {
+			return s[len(p):]
+		}
+	}
+	return s
+}
+
+func trimRightAny(s, cutset string) string {
+	for len(s) > 0 && strings.IndexByte(cutset, s[len(s)-1]) >= 0 {
+		s = s[:len(s)-1]
+	}
+	return s
 }
 
 // trimLeftAny is strings.TrimLeft for a short ASCII cutset, without building a set per call.

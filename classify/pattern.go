@@ -12,8 +12,9 @@ import (
 type pattern struct {
 	src         string // as written in the rule file
 	items       []patItem
-	anchor      string // folded literal looked up by the automaton
-	anchorFrom  int    // items[anchorFrom:anchorTo] are the anchor's bytes
+	anchor      string   // folded literal looked up by the automaton
+	anchors     []string // the anchor with its expanded digits (see expandDigits), or just anchor
+	anchorFrom  int      // items[anchorFrom:anchorTo] are matched by the automaton
 	anchorTo    int
 	boundStart  bool
 	boundEnd    bool
@@ -129,7 +130,28 @@ func parsePattern(src string) (*pattern, error) {
 		anchor = append(anchor, it.b)
 	}
 	p.anchor = string(anchor)
+	p.anchors = []string{p.anchor}
+	p.expandDigits()
 	return p, nil
+}
+
+// expandDigits lengthens a short anchor by the single-digit wildcards that follow it, as one
+// anchor per digit: "ib" + \d\d becomes "ib00" … "ib99". Short anchors such as "es" or "ib"
+// occur in almost every English sentence; with their digits they almost never do, which spares
+// a verification per occurrence.
+func (p *pattern) expandDigits() {
+	const minAnchor, maxExpanded = 4, 2
+	for n := 0; n < maxExpanded && len(p.anchors[0]) < minAnchor &&
+		p.anchorTo < len(p.items) && p.items[p.anchorTo].kind == itemDigit; n++ {
+		next := make([]string, 0, len(p.anchors)*10)
+		for _, a := range p.anchors {
+			for d := byte('0'); d <= '9'; d++ {
+				next = append(next, a+string(d))
+			}
+		}
+		p.anchors = next
+		p.anchorTo++
+	}
 }
 
 // verify reports whether the whole pattern matches text around an anchor occurrence ending at
@@ -160,7 +182,7 @@ func (p *pattern) verify(text []byte, end int) (start, stop int, ok bool) {
 	}
 	stop = pos
 	// Backward from the anchor's start.
-	pos = end - len(p.anchor)
+	pos = end - len(p.anchors[0])
 	for i := p.anchorFrom - 1; i >= 0; i-- {
 		it := p.items[i]
 		switch it.kind {

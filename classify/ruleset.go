@@ -161,7 +161,8 @@ type rule struct {
 	when           codeCond
 	providers      []string
 	phases         []string
-	needIPList     bool // when: {listed: [ip]}: an IP blocklist of blocklists.yaml matched
+	subjects       uint64 // enhanced-code subjects the when.status list can match; bit 63: no code; 0: no status condition
+	needIPList     bool   // when: {listed: [ip]}: an IP blocklist of blocklists.yaml matched
 	needDomainList bool
 	Provider       string
 	Code           string
@@ -294,11 +295,12 @@ func compile(files []RuleFile) (*Classifier, error) {
 	var asciiKeys, otherKeys []string
 	var asciiIDs, otherIDs []int32
 	for id := range c.patterns {
-		k := c.patterns[id].anchor
-		if isASCII(k) {
-			asciiKeys, asciiIDs = append(asciiKeys, k), append(asciiIDs, int32(id))
-		} else {
-			otherKeys, otherIDs = append(otherKeys, k), append(otherIDs, int32(id))
+		for _, k := range c.patterns[id].anchors {
+			if isASCII(k) {
+				asciiKeys, asciiIDs = append(asciiKeys, k), append(asciiIDs, int32(id))
+			} else {
+				otherKeys, otherIDs = append(otherKeys, k), append(otherIDs, int32(id))
+			}
 		}
 	}
 	c.ac = buildAutomaton(asciiKeys, asciiIDs)
@@ -444,6 +446,16 @@ func (cp *compiler) addRule(file, lang string, rs ruleSpec) error {
 		phases: rs.When.Phase, Provider: rs.Provider, Code: rs.Code, Blocklists: rs.Blocklist,
 		Scope: rs.Scope, Class: rs.Class, Party: rs.Party, Lang: rs.Lang, Note: rs.Note,
 		Examples: rs.Examples, File: file}
+	for _, m := range cond.statuses {
+		switch {
+		case m.class == -1:
+			r.subjects |= 1 << 63
+		case m.subject < 0:
+			r.subjects |= 1<<63 - 1
+		default:
+			r.subjects |= subjectBit(m.subject)
+		}
+	}
 	for _, l := range rs.When.Listed {
 		switch l {
 		case "ip":
@@ -461,6 +473,9 @@ func (cp *compiler) addRule(file, lang string, rs ruleSpec) error {
 	c.rules = append(c.rules, r)
 	return nil
 }
+
+// subjectBit maps an enhanced-code subject to its bit in rule.subjects (62 and up share one).
+func subjectBit(subject int) uint64 { return 1 << uint(min(subject, 62)) }
 
 func isASCII(s string) bool {
 	for i := 0; i < len(s); i++ {

@@ -1,0 +1,54 @@
+# bouncehouse: the two commands of the README's quick start are `make demo` and `make test`.
+# Both set up what they need on a fresh machine with Go installed (see README).
+
+GO        ?= go
+BIN       := bin/bouncehouse
+FUZZTIME  ?= 10s
+BENCHCOUNT ?= 6
+
+.PHONY: all build demo test vet fmt-check unit fuzz bench clean check-go
+
+all: build
+
+check-go:
+	@command -v $(GO) >/dev/null 2>&1 || { echo "Go is required (https://go.dev/dl/); set GO=/path/to/go" >&2; exit 1; }
+
+build: check-go
+	$(GO) build -o $(BIN) ./cmd/bouncehouse
+
+# demo: the main job on the built-in sample data.
+demo: build
+	@echo "== classify examples/responses.txt (one line per response: line, category, class, who acts, rule, details)"
+	./$(BIN) classify --input response --format text examples/responses.txt
+	@echo
+	@echo "== explain one response"
+	./$(BIN) explain "553 sorry, that domain isn't in my list of allowed rcpthosts (#5.7.1)"
+
+# test: everything CI runs.
+test: vet fmt-check unit fuzz
+
+vet: check-go
+	$(GO) vet ./...
+
+fmt-check: check-go
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
+
+unit: check-go
+	$(GO) test -race -count=1 ./...
+
+# A short run of every fuzz target: finds regressions; long runs are `make fuzz FUZZTIME=10m`.
+fuzz: check-go
+	@for pkg in $$($(GO) list ./...); do \
+		for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+			echo "fuzz $$pkg $$f ($(FUZZTIME))"; \
+			$(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+		done; \
+	done
+
+# bench: the figures of BENCHMARKS.md; compare two runs with benchstat.
+bench: check-go
+	$(GO) test -run '^$$' -bench . -benchmem -count $(BENCHCOUNT) ./classify | tee bench.txt
+
+clean:
+	rm -rf bin bench.txt

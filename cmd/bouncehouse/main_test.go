@@ -1,0 +1,173 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+// runCLI runs the command tree in-process and returns stdout, stderr and the exit code.
+func runCLI(t *testing.T, stdin string, args ...string) (string, string, int) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	root := newRootCommand()
+	root.SetArgs(args)
+	root.SetIn(strings.NewReader(stdin))
+	root.SetOut(&out)
+	root.SetErr(&errOut)
+	err := root.Execute()
+	code := exitOK
+	if err != nil {
+		errOut.WriteString(err.Error())
+		code = exitError
+		var ue usageError
+		if asUsage(err, &ue) {
+			code = exitUsage
+		}
+	}
+	return out.String(), errOut.String(), code
+}
+
+func asUsage(err error, ue *usageError) bool {
+	if e, ok := err.(usageError); ok {
+		*ue = e
+		return true
+	}
+	return isCobraUsageError(err)
+}
+
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("read golden file (run go test -update to create it): %v", err)
+	}
+	if got != string(want) {
+		t.Errorf("output differs from %s (go test ./cmd/bouncehouse -update rewrites it):\n--- got\n%s\n--- want\n%s", path, got, want)
+	}
+}
+
+// TestExplainGolden pins the human-readable explanation of the most quoted responses.
+func TestExplainGolden(t *testing.T) {
+	cases := map[string]string{
+		"explain-relay.golden":     "553 sorry, that domain isn't in my list of allowed rcpthosts (#5.7.1)",
+		"explain-blocklist.golden": "5.7.1 Service unavailable; Client host [198.51.100.9] blocked using Blocklist 1",
+		"explain-exrecip.golden":   "#550 5.1.1 RESOLVER.ADR.ExRecipNotFound; not found ##",
+		"explain-yahoo.golden":     "host mta6.am0.yahoodns.net[67.195.204.72] said: 421 4.7.0 [TSS04] Messages from 198.51.100.2 temporarily deferred due to unexpected volume or user complaints (in reply to MAIL FROM command)",
+		"explain-swedish.golden":   "550 5.7.1 Vidarebefordran nekades",
+	}
+	for name, text := range cases {
+		out, errOut, code := runCLI(t, "", "explain", text)
+		if code != exitOK {
+			t.Fatalf("explain %q: exit %d: %s", text, code, errOut)
+		}
+		golden(t, name, out)
+	}
+}
+
+// TestExplainStdinAndJSON checks "-" and --json.
+func TestExplainStdinAndJSON(t *testing.T) {
+	out, _, code := runCLI(t, "550 5.7.1 Relay access denied\n", "explain", "--json", "-")
+	if code != exitOK {
+		t.Fatalf("exit %d", code)
+	}
+	var got map[string]any
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, out)
+	}
+	if got["category"] != "relay_denied" || got["remediation"] == "" || got["rule"] != "en.relay_denied" {
+		t.Errorf("unexpected explanation: %v", got)
+	}
+}
+
+// TestClassifyJSONLines checks one JSON object per non-empty line, in order, with line numbers.
+func TestClassifyJSONLines(t *testing.T) {
+	in := "550 5.1.1 User unknown\n\n421 4.7.0 [TSS04] Messages from 198.51.100.2 temporarily deferred\r\n550 5.7.1 Relay access denied"
+	out, errOut, code := runCLI(t, in, "classify", "--input", "response")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	want := []struct {
+		line     float64
+		category string
+	}{{1, "user_unknown"}, {3, "reputation_block"}, {4, "relay_denied"}}
+	if len(lines) != len(want) {
+		t.Fatalf("got %d lines, want %d:\n%s", len(lines), len(want), out)
+	}
+	for i, l := range lines {
+		var obj map[string]any
+		if err := json.Unmarshal([]byte(l), &obj); err != nil {
+			t.Fatalf("line %d is not JSON: %v", i+1, err)
+		}
+		if obj["line"] != want[i].line || obj["category"] != want[i].category {
+			t.Errorf("object %d: line=%v category=%v, want %v %v", i, obj["line"], obj["category"], want[i].line, want[i].category)
+		}
+		for _, k := range []string{"bounce_class", "action_party", "provider", "provider_code", "blocklist_providers", "listed_ip", "throttle_scope", "rule"} {
+			if _, ok := obj[k]; !ok {
+				t.Errorf("object %d lacks %s", i, k)
+			}
+		}
+	}
+}
+
+// TestClassifyExamplesGolden pins the text output over the shipped example file.
+func TestClassifyExamplesGolden(t *testing.T) {
+	out, errOut, code := runCLI(t, "", "classify", "--input", "response", "--format", "text", filepath.Join("..", "..", "examples", "responses.txt"))
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	golden(t, "classify-examples.golden", strings.ReplaceAll(out, filepath.Join("..", "..", "examples")+string(filepath.Separator), ""))
+}
+
+// TestExitCodes checks the codes scripts rely on.
+func TestExitCodes(t *testing.T) {
+	if _, _, code := runCLI(t, "", "explain"); code != exitUsage {
+		t.Errorf("explain without text: exit %d, want %d", code, exitUsage)
+	}
+	if _, _, code := runCLI(t, "", "classify", "--format", "xml"); code != exitUsage {
+		t.Errorf("bad --format: exit %d, want %d", code, exitUsage)
+	}
+	if _, _, code := runCLI(t, "", "nosuchcommand"); code != exitUsage {
+		t.Errorf("unknown command: exit %d, want %d", code, exitUsage)
+	}
+	out, _, code := runCLI(t, "", "classify", "--input", "response", "no-such-file.txt", filepath.Join("..", "..", "examples", "responses.txt"))
+	if code != exitError {
+		t.Errorf("missing file: exit %d, want %d", code, exitError)
+	}
+	if strings.Count(out, "\n") < 10 {
+		t.Errorf("a missing file must not stop the other inputs; got:\n%s", out)
+	}
+}
+
+// TestRulesFlag checks that --rules layers a site rule file over the built-in rules.
+func TestRulesFlag(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "site.yaml")
+	rules := "rules:\n  - id: site.opaque\n    category: reputation_block\n    match: [zz-our-partner-throttle]\n    examples: [\"451 zz-our-partner-throttle\"]\n"
+	if err := os.WriteFile(path, []byte(rules), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := runCLI(t, "", "--rules", path, "explain", "451 ZZ-our-partner-throttle hit")
+	if code != exitOK || !strings.Contains(out, "site.opaque") {
+		t.Errorf("exit %d, output:\n%s%s", code, out, errOut)
+	}
+	if err := os.WriteFile(path, []byte("rules: [{id: x, category: bogus, match: [a]}]"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, errOut, code := runCLI(t, "", "--rules", path, "explain", "x"); code != exitError || !strings.Contains(errOut, "bogus") {
+		t.Errorf("bad rule file: exit %d, stderr %q", code, errOut)
+	}
+}
