@@ -13,7 +13,8 @@ import (
 type Input struct {
 	Text       string // the response as logged: wrappers, multi-line continuations and all
 	Code       int    // SMTP reply code (550), when the source logs it apart from the text
-	Enhanced   string // enhanced status code (5.7.1), when logged apart
+	Enhanced   string // enhanced status code (5.7.1), when logged apart; wins over the text's
+	DSN        string // enhanced code from a status field (Postfix dsn=): used when the text has none
 	Phase      string // SMTP phase when known: connect, helo, mail, rcpt, data
 	RemoteHost string // receiving MX host name, when known; names the provider
 }
@@ -146,6 +147,9 @@ func (c *Classifier) classify(in Input, s *scratch, ex *Explanation) Result {
 	}
 	if res.EnhancedStatus == "" {
 		res.EnhancedStatus = rp.enhanced
+	}
+	if res.EnhancedStatus == "" {
+		res.EnhancedStatus = in.DSN
 	}
 	if res.SMTPPhase == "" {
 		res.SMTPPhase = rp.phase
@@ -540,6 +544,10 @@ func (c *Classifier) statusDefault(code int, enh enhancedCode) *statusDefault {
 	}
 	return nil
 }
+
+// ProviderOfHost names the receiving provider of an MX host name ("" when unknown), for
+// events that are not classified, such as deliveries.
+func (c *Classifier) ProviderOfHost(host string) string { return c.providerFromHost(host) }
 
 // providerFromHost matches the host name against the providers' MX suffixes.
 func (c *Classifier) providerFromHost(host string) string {

@@ -13,11 +13,13 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/bouncehouse/bouncehouse/classify"
+	"github.com/bouncehouse/bouncehouse/ingest"
 )
 
 type classifyOptions struct {
 	input  string
 	format string
+	all    bool
 }
 
 // maxLineBytes bounds one input line; longer lines are cut and counted, never fatal.
@@ -27,19 +29,30 @@ func newClassifyCommand(g *globalOptions) *cobra.Command {
 	o := &classifyOptions{}
 	cmd := &cobra.Command{
 		Use:   "classify [FILE|-]...",
-		Short: "Classify responses read from files or standard input, one JSON object per line",
-		Long: `classify reads its input and writes one classification per input record, in input
-order. With --input response every line is one bare receiver response (as "explain" takes it)
-and the output has one JSON object per non-empty line (JSON Lines) with the classification
-fields and the 1-based input line. Without FILE arguments, or with "-", it reads standard
-input. It never stops on bad input: unreadable files are reported on stderr and the exit code
-is 1 at the end.`,
-		Example: `  bouncehouse classify --input response responses.txt
-  grep 'status=bounced' /var/log/mail.log | cut -d'(' -f2- | bouncehouse classify --input response --format text
-  bouncehouse classify --input response - < responses.txt | jq -r .category | sort | uniq -c`,
+		Short: "Classify MTA logs or bare responses into delivery events, one JSON object per line",
+		Long: `classify reads MTA logs (Postfix, Exim; syslog, RFC 5424, RFC 3339 or JSON-envelope
+framing) and writes one event per recipient per attempt as JSON Lines, with the columns of the
+delivery_events table plus "file" and "line" (the 1-based line of the record that produced the
+event). --input auto detects the format of every record; a format name forces it. Without
+--all only failures are written (deferred, bounced, expired, rejected).
+
+With --input response every line is one bare receiver response (as "explain" takes it) and
+every non-empty line gives one classification, in input order.
+
+Without FILE arguments, or with "-", it reads standard input. It never stops on bad input: a
+summary of what it could not parse goes to stderr, unreadable files are reported there too,
+and the exit code is then 1.`,
+		Example: `  bouncehouse classify /var/log/mail.log
+  bouncehouse classify --all --format text /var/log/exim4/mainlog
+  bouncehouse classify --input response responses.txt | jq -r .category | sort | uniq -c`,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			format := ingest.FormatAuto
 			if o.input != "response" {
-				return usagef("--input %q: this version reads bare responses only (--input response)", o.input)
+				f, err := ingest.ParseFormat(o.input)
+				if err != nil {
+					return usagef("--input: %v, or response", err)
+				}
+				format = f
 			}
 			if o.format != "json" && o.format != "text" {
 				return usagef("--format %q: want json or text", o.format)
@@ -54,14 +67,24 @@ is 1 at the end.`,
 			out := bufio.NewWriterSize(cmd.OutOrStdout(), 64<<10)
 			w := newResultWriter(out, o.format)
 			var failed []string
+			sum := &summary{}
 			for _, name := range args {
-				if err := classifyFile(c, cmd.InOrStdin(), name, w); err != nil {
+				var err error
+				if o.input == "response" {
+					err = classifyFile(c, cmd.InOrStdin(), name, w)
+				} else {
+					err = processLogFile(c, cmd.InOrStdin(), name, format, o.all, w, sum)
+				}
+				if err != nil {
 					slog.Error("cannot classify input", "file", name, "err", err)
 					failed = append(failed, name)
 				}
 			}
 			if err := out.Flush(); err != nil {
 				return fmt.Errorf("write output: %w", err)
+			}
+			if o.input != "response" {
+				sum.report(cmd.ErrOrStderr())
 			}
 			if len(failed) > 0 {
 				return fmt.Errorf("could not read %d of %d inputs: %s", len(failed), len(args), strings.Join(failed, ", "))
@@ -70,8 +93,9 @@ is 1 at the end.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.input, "input", "response", "input format: response (one bare receiver response per line)")
+	f.StringVar(&o.input, "input", "auto", "input format: auto, postfix, exim, or response (one bare receiver response per line)")
 	f.StringVar(&o.format, "format", "json", "output format: json (JSON Lines) or text")
+	f.BoolVar(&o.all, "all", false, "write every event, delivered ones included, not only failures")
 	return cmd
 }
 
