@@ -9,7 +9,20 @@ import (
 // "=>"/"->"/">>" deliveries, "**" failures, "==" deferrals, and rejectlog refusals.
 type eximParser struct{ state *State }
 
-func newEximParser(st *State) *eximParser { return &eximParser{state: st} }
+// FormatExim is Exim's mainlog and rejectlog, in its own files or through syslog.
+const FormatExim Format = "exim"
+
+func init() {
+	register(formatSpec{format: FormatExim, detect: detectExim,
+		newFn: func(st *State) parser { return &eximParser{state: st} }})
+}
+
+func detectExim(rec *Record) bool {
+	if strings.HasPrefix(rec.Program, "exim") {
+		return true
+	}
+	return rec.Program == "" && isEximLine(rec.Message)
+}
 
 func (p *eximParser) flush(*[]Event) {}
 

@@ -26,7 +26,30 @@ type pendingEvent struct {
 // pendingWindow is how many records a delivery line waits for its qmgr from= line.
 const pendingWindow = 2000
 
-func newPostfixParser(st *State) *postfixParser { return &postfixParser{state: st} }
+// FormatPostfix is Postfix's syslog output (or maillog_file).
+const FormatPostfix Format = "postfix"
+
+func init() {
+	register(formatSpec{format: FormatPostfix, detect: detectPostfix,
+		newFn: func(st *State) parser { return &postfixParser{state: st} }})
+}
+
+// detectPostfix recognises a Postfix program name ("postfix/smtp", "postfix-out2/qmgr"), or
+// a Postfix message without its syslog header ("QID: to=<…>, relay=…, status=…").
+func detectPostfix(rec *Record) bool {
+	if strings.HasPrefix(rec.Program, "postfix") {
+		return true
+	}
+	if rec.Program != "" {
+		return false
+	}
+	if isRejectVerb(rec.Message) {
+		return true
+	}
+	qid, rest, ok := strings.Cut(rec.Message, ": ")
+	return ok && isPostfixQueueID(qid) && (strings.HasPrefix(rest, "to=") || strings.HasPrefix(rest, "from=") ||
+		isRejectVerb(rest) || strings.HasPrefix(rest, "removed") || strings.HasPrefix(rest, "message-id="))
+}
 
 // splitPostfixProgram splits "postfix-out2/submission/smtpd" into the instance
 // ("postfix-out2") and the service, which is the last element ("smtpd").

@@ -3,6 +3,7 @@ package ingest
 import (
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/bouncehouse/bouncehouse/classify"
@@ -11,27 +12,54 @@ import (
 // Format names an input format.
 type Format string
 
-// The formats Detect can return and a caller can force.
+// FormatAuto asks for detection per record; FormatUnknown is what detection returns when no
+// format claims a record.
 const (
 	FormatAuto    Format = "auto"
-	FormatPostfix Format = "postfix"
-	FormatExim    Format = "exim"
 	FormatUnknown Format = ""
 )
 
-// Formats lists the formats a caller may force, for help texts and validation.
-var Formats = []Format{FormatAuto, FormatPostfix, FormatExim}
+// formatSpec registers one input format: how to recognise its records and how to make its
+// parser. Each format's file registers itself in an init function, so formats stay
+// independent of each other.
+type formatSpec struct {
+	format Format
+	// detect reports whether a framed record belongs to the format; formats are tried in
+	// registration order (priority, then name).
+	detect   func(rec *Record) bool
+	priority int
+	newFn    func(st *State) parser
+}
+
+var formatSpecs []formatSpec
+
+func register(fs formatSpec) {
+	formatSpecs = append(formatSpecs, fs)
+	sort.SliceStable(formatSpecs, func(i, j int) bool {
+		if formatSpecs[i].priority != formatSpecs[j].priority {
+			return formatSpecs[i].priority < formatSpecs[j].priority
+		}
+		return formatSpecs[i].format < formatSpecs[j].format
+	})
+}
+
+// Formats lists the formats a caller may force, FormatAuto first.
+func Formats() []Format {
+	out := []Format{FormatAuto}
+	for _, fs := range formatSpecs {
+		out = append(out, fs.format)
+	}
+	return out
+}
 
 // ParseFormat validates a format name.
 func ParseFormat(s string) (Format, error) {
-	for _, f := range Formats {
+	names := make([]string, 0, len(formatSpecs)+1)
+	for _, f := range Formats() {
 		if string(f) == s {
 			return f, nil
 		}
-	}
-	names := make([]string, len(Formats))
-	for i, f := range Formats {
-		names[i] = string(f)
+		names = append(names, string(f))
 	}
 	return "", fmt.Errorf("unknown input format %q (want one of %s)", s, strings.Join(names, ", "))
 }
@@ -60,15 +88,18 @@ type Processor struct {
 	opts       Options
 	state      *State
 	enricher   *enricher
-	postfix    *postfixParser
-	exim       *eximParser
+	parsers    map[Format]parser
 }
 
 // NewProcessor returns a Processor that classifies with c.
 func NewProcessor(c *classify.Classifier, opts Options) *Processor {
 	st := NewState(opts.State)
-	return &Processor{classifier: c, opts: opts, state: st, enricher: newEnricher(opts.Enrich),
-		postfix: newPostfixParser(st), exim: newEximParser(st)}
+	p := &Processor{classifier: c, opts: opts, state: st, enricher: newEnricher(opts.Enrich),
+		parsers: map[Format]parser{}}
+	for _, fs := range formatSpecs {
+		p.parsers[fs.format] = fs.newFn(st)
+	}
+	return p
 }
 
 // State returns the correlation state, to save it or restore it across restarts.
@@ -94,13 +125,8 @@ func (p *Processor) Record(rec *Record, format Format, out []Event) ([]Event, er
 	if format == FormatAuto || format == FormatUnknown {
 		format = Detect(rec)
 	}
-	var pr parser
-	switch format {
-	case FormatPostfix:
-		pr = p.postfix
-	case FormatExim:
-		pr = p.exim
-	default:
+	pr := p.parsers[format]
+	if pr == nil {
 		return out, fmt.Errorf("line %d: %w (program %q)", rec.Line, ErrUnrecognized, rec.Program)
 	}
 	start := len(out)
@@ -115,8 +141,9 @@ func (p *Processor) Record(rec *Record, format Format, out []Event) ([]Event, er
 // Flush releases events held back for correlation (end of input, or a shutdown).
 func (p *Processor) Flush(out []Event) []Event {
 	start := len(out)
-	p.postfix.flush(&out)
-	p.exim.flush(&out)
+	for _, fs := range formatSpecs {
+		p.parsers[fs.format].flush(&out)
+	}
 	p.finish(out[start:])
 	return out
 }
@@ -153,31 +180,12 @@ func (p *Processor) finish(evs []Event) {
 	}
 }
 
-// Detect names the format of a framed record from its program name, or from the shape of
-// its message when the framing carried no program.
+// Detect names the format of a framed record from its program name or the shape of its
+// message, or returns FormatUnknown.
 func Detect(rec *Record) Format {
-	prog := rec.Program
-	if i := strings.IndexByte(prog, '/'); i >= 0 {
-		prog = prog[:i]
-	}
-	switch {
-	case strings.HasPrefix(prog, "postfix"):
-		return FormatPostfix
-	case strings.HasPrefix(prog, "exim"):
-		return FormatExim
-	}
-	if rec.Program == "" {
-		if isEximLine(rec.Message) {
-			return FormatExim
-		}
-		// Postfix message without its header: "QID: to=<…>, relay=…, status=…".
-		if isRejectVerb(rec.Message) {
-			return FormatPostfix
-		}
-		if qid, rest, ok := strings.Cut(rec.Message, ": "); ok && isPostfixQueueID(qid) &&
-			(strings.HasPrefix(rest, "to=") || strings.HasPrefix(rest, "from=") ||
-				isRejectVerb(rest) || strings.HasPrefix(rest, "removed") || strings.HasPrefix(rest, "message-id=")) {
-			return FormatPostfix
+	for _, fs := range formatSpecs {
+		if fs.detect != nil && fs.detect(rec) {
+			return fs.format
 		}
 	}
 	return FormatUnknown
