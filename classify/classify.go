@@ -212,6 +212,11 @@ func (c *Classifier) classify(in Input, s *scratch, ex *Explanation) Result {
 	}
 
 	res.BlocklistProviders = c.collectBlocklists(s, blocklists)
+	if res.Category == IPBlocklisted && len(res.BlocklistProviders) == 0 {
+		// A list the response does not name (or names in words no entry knows): the NOC's
+		// per-list panels still need a value.
+		res.BlocklistProviders = internalRBL
+	}
 
 	info := c.categories[res.Category]
 	if class == "" {
@@ -445,6 +450,9 @@ func (c *Classifier) emit(a *automaton, s *scratch, st int32, end int) {
 		}
 	}
 }
+
+// internalRBL is the blocklist value of an IP listing whose list is not named.
+var internalRBL = []string{"internal_rbl"}
 
 // isTransient reports a 4xx reply (or a 4.x.x code when no reply code was logged).
 func isTransient(code int, enh enhancedCode) bool {

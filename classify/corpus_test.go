@@ -169,3 +169,35 @@ func TestCorpusProviderCodes(t *testing.T) {
 		t.Errorf("provider code agreement %d/%d is below 90%%", ok, total)
 	}
 }
+
+// TestWrittenResponses runs the project's own labelled set (classify/testdata/
+// responses-written.tsv: responses written for this project across providers, wrappers and
+// languages, not taken from the shared corpus) and fails below 97% agreement.
+func TestWrittenResponses(t *testing.T) {
+	c := mustDefault(t)
+	f, err := os.Open(filepath.Join("testdata", "responses-written.tsv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	total, ok := 0, 0
+	for n := 1; sc.Scan(); n++ {
+		cols := strings.Split(sc.Text(), "\t")
+		if len(cols) < 2 || cols[0] == "" {
+			continue
+		}
+		total++
+		got := c.ClassifyText(cols[0])
+		if string(got.Category) == strings.TrimSpace(cols[1]) {
+			ok++
+			continue
+		}
+		t.Logf("line %d: want %s, got %s (rule %q): %.120s", n, cols[1], got.Category, got.Rule, cols[0])
+	}
+	acc := float64(ok) / float64(total)
+	t.Logf("written set: %d/%d (%.1f%%)", ok, total, 100*acc)
+	if acc < 0.97 {
+		t.Errorf("agreement %.1f%% is below 97%%", 100*acc)
+	}
+}

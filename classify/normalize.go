@@ -34,6 +34,16 @@ func parseReply(s string) reply {
 			s = s[:j]
 		}
 	}
+	// Exchange quotes some remote answers as "<mx.example.com #5.0.0 smtp; 452 4.2.2 …>": the
+	// part after "smtp;" is the receiver's; Sendmail logs the reply after "<<< ".
+	if strings.HasPrefix(s, "<") && strings.HasSuffix(s, ">") {
+		if i := strings.Index(s, " smtp;"); i > 0 && i < 80 {
+			s = s[i+len(" smtp;") : len(s)-1]
+		}
+	}
+	if i := strings.LastIndex(s, " <<< "); i >= 0 {
+		s = s[i+len(" <<< "):]
+	}
 	for pass := 0; pass < maxWrapperPasses; pass++ {
 		s = trimSpace(trimLeftAny(s, "#\"'<"))
 		if s == "" {
@@ -174,6 +184,9 @@ func stripEximAfter(s string, r *reply) string {
 }
 
 func phaseOf(c string) string {
+	if hasPrefixFold(c, "pipelined ") {
+		c = c[len("pipelined "):]
+	}
 	switch {
 	case hasPrefixFold(c, "rcpt"):
 		return "rcpt"

@@ -45,6 +45,9 @@ func newRootCommand() *cobra.Command {
 messages), classifies every failed or deferred recipient into the delivery-failure taxonomy
 (relay denied, SPF/DKIM/DMARC, blocklisted IP, rate limit, mail loop, …) in any language the
 receiver answers in, and says who must act and what to do.`,
+		Example: `  bouncehouse explain "550 5.7.1 Relay access denied"
+  bouncehouse classify /var/log/mail.log
+  bouncehouse classify --input response examples/responses.txt`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
@@ -75,14 +78,14 @@ func main() {
 func run(args []string) int {
 	root := newRootCommand()
 	root.SetArgs(args)
-	err := root.Execute()
+	cmd, err := root.ExecuteC()
 	if err == nil {
 		return exitOK
 	}
 	fmt.Fprintln(os.Stderr, "bouncehouse:", err)
 	var ue usageError
 	if errors.As(err, &ue) || isCobraUsageError(err) {
-		fmt.Fprintln(os.Stderr, "Run 'bouncehouse --help' for usage.")
+		fmt.Fprintf(os.Stderr, "Run '%s --help' for usage.\n", cmd.CommandPath())
 		return exitUsage
 	}
 	return exitError
