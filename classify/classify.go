@@ -332,7 +332,6 @@ func (c *Classifier) scan(s *scratch) {
 
 func (c *Classifier) scanWith(a *automaton, s *scratch) {
 	text := s.buf
-	n := int32(a.nclasses)
 	cl := &a.classes
 	// Four interleaved walks over four quarters of the text hide the latency of the table
 	// loads behind each other (the walk is bound by load latency, not by work). Each walk
@@ -362,20 +361,16 @@ func (c *Classifier) scanWith(a *automaton, s *scratch) {
 			continue // no key ends here: the common case
 		}
 		if r0 < 0 {
-			r0 &^= outputFlag
-			c.emit(a, s, r0/n, i0)
+			r0 = c.hit(a, s, r0, i0)
 		}
 		if r1 < 0 {
-			r1 &^= outputFlag
-			c.emit(a, s, r1/n, i1)
+			r1 = c.hit(a, s, r1, i1)
 		}
 		if r2 < 0 {
-			r2 &^= outputFlag
-			c.emit(a, s, r2/n, i2)
+			r2 = c.hit(a, s, r2, i2)
 		}
 		if r3 < 0 {
-			r3 &^= outputFlag
-			c.emit(a, s, r3/n, i3)
+			r3 = c.hit(a, s, r3, i3)
 		}
 	}
 	// Walks 1-3 still owe their overlap: three at a time again.
@@ -390,16 +385,13 @@ func (c *Classifier) scanWith(a *automaton, s *scratch) {
 			continue
 		}
 		if r1 < 0 {
-			r1 &^= outputFlag
-			c.emit(a, s, r1/n, i1)
+			r1 = c.hit(a, s, r1, i1)
 		}
 		if r2 < 0 {
-			r2 &^= outputFlag
-			c.emit(a, s, r2/n, i2)
+			r2 = c.hit(a, s, r2, i2)
 		}
 		if r3 < 0 {
-			r3 &^= outputFlag
-			c.emit(a, s, r3/n, i3)
+			r3 = c.hit(a, s, r3, i3)
 		}
 	}
 	// Walk 3 owes the few bytes that the division left over.
@@ -409,15 +401,21 @@ func (c *Classifier) scanWith(a *automaton, s *scratch) {
 // walk continues one walk in state row from text offset i up to end.
 func (c *Classifier) walk(a *automaton, s *scratch, row int32, i, end int) {
 	text := s.buf
-	n := int32(a.nclasses)
 	cl := &a.classes
 	for ; i < end; i++ {
 		row = a.delta[row+int32(cl[text[i]])]
 		if row < 0 {
-			row &^= outputFlag
-			c.emit(a, s, row/n, i+1)
+			row = c.hit(a, s, row, i+1)
 		}
 	}
+}
+
+// hit handles a flagged table entry: it records the keys of its state, which end at offset
+// end, and returns the plain row to continue the walk from.
+func (c *Classifier) hit(a *automaton, s *scratch, row int32, end int) int32 {
+	row &^= outputFlag
+	c.emit(a, s, row/int32(a.nclasses), end)
+	return row
 }
 
 // emit records the patterns whose anchor ends at state st, at byte offset end of s.buf.

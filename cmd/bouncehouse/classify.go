@@ -100,16 +100,11 @@ and the exit code is then 1.`,
 }
 
 func classifyFile(c *classify.Classifier, stdin io.Reader, name string, w *resultWriter) error {
-	var r io.Reader = stdin
-	file := ""
-	if name != "-" {
-		f, err := os.Open(name)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		r, file = f, name
+	r, file, closeFn, err := openInput(stdin, name)
+	if err != nil {
+		return err
 	}
+	defer closeFn()
 	br := bufio.NewReaderSize(r, 64<<10)
 	long := 0
 	for n := 1; ; n++ {
@@ -139,6 +134,18 @@ func classifyFile(c *classify.Classifier, stdin io.Reader, name string, w *resul
 }
 
 var errLineTooLong = errors.New("line too long")
+
+// openInput opens a named input, or returns stdin for "-"; file is "" for stdin.
+func openInput(stdin io.Reader, name string) (r io.Reader, file string, closeFn func(), err error) {
+	if name == "-" {
+		return stdin, "", func() {}, nil
+	}
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	return f, name, func() { f.Close() }, nil
+}
 
 // readLine returns the next line without its newline; a line over maxLineBytes is cut there
 // (the rest is skipped) and reported as errLineTooLong.

@@ -2,11 +2,9 @@ package main
 
 import (
 	"bufio"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"sort"
 	"strings"
 
@@ -60,16 +58,11 @@ type eventOut struct {
 
 // processLogFile parses one log file into events and writes them.
 func processLogFile(c *classify.Classifier, stdin io.Reader, name string, format ingest.Format, all bool, w *resultWriter, sum *summary) error {
-	var r io.Reader = stdin
-	file := ""
-	if name != "-" {
-		f, err := os.Open(name)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		r, file = f, name
+	r, file, closeFn, err := openInput(stdin, name)
+	if err != nil {
+		return err
 	}
+	defer closeFn()
 	proc := ingest.NewProcessor(c, ingest.Options{})
 	br := bufio.NewReaderSize(r, 64<<10)
 	var evs []ingest.Event
@@ -151,5 +144,3 @@ func orDash(s string) string {
 	}
 	return s
 }
-
-var _ = json.Marshal
