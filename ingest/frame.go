@@ -80,6 +80,9 @@ func Frame(line string, opts *FrameOptions) (Record, error) {
 	if line[0] == '{' {
 		return frameJSON(line, opts)
 	}
+	if line[0] == '[' && strings.HasSuffix(strings.TrimSpace(line), "]") {
+		return Record{Message: line, JSON: true}, nil // a JSON array of events (SendGrid)
+	}
 	s := line
 	if s[0] == '<' {
 		if end := strings.IndexByte(s, '>'); end > 1 && end <= 4 && allDigits(s[1:end]) {
@@ -115,7 +118,8 @@ func Frame(line string, opts *FrameOptions) (Record, error) {
 		return Record{Time: t, Program: "exim", Message: rest}, nil
 	}
 	// Syslog header without a timestamp ("mail.example.com exim[3751842]: 2021-07-17 …").
-	if prog, pid, msg, ok := splitTag(afterHost(s)); ok && strings.Contains(s[:strings.IndexByte(s, ' ')+1], ".") {
+	if prog, pid, msg, ok := splitTag(afterHost(s)); ok && strings.Contains(s[:strings.IndexByte(s, ' ')+1], ".") &&
+		!strings.Contains(firstField(s), ",") {
 		rec := Record{Host: firstField(s), Program: prog, PID: pid, Message: msg}
 		if t, rest, ok := parseEximTime(msg, opts.loc()); ok && strings.HasPrefix(prog, "exim") {
 			rec.Time, rec.Message = t, rest
