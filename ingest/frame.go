@@ -115,7 +115,10 @@ func Frame(line string, opts *FrameOptions) (Record, error) {
 		if prog, pid, msg, ok := splitTag(afterHost(rest)); ok && strings.HasPrefix(prog, "exim") {
 			return Record{Time: t, Host: firstField(rest), Program: prog, PID: pid, Message: msg}, nil
 		}
-		return Record{Time: t, Program: "exim", Message: rest}, nil
+		if isEximLine(rest) {
+			return Record{Time: t, Program: "exim", Message: rest}, nil
+		}
+		return Record{Time: t, Message: rest}, nil // same date shape, another program (Haraka)
 	}
 	// Syslog header without a timestamp ("mail.example.com exim[3751842]: 2021-07-17 …").
 	if prog, pid, msg, ok := splitTag(afterHost(s)); ok && strings.Contains(s[:strings.IndexByte(s, ' ')+1], ".") &&

@@ -46,6 +46,10 @@ func detectPostfix(rec *Record) bool {
 	if isRejectVerb(rec.Message) {
 		return true
 	}
+	if strings.Contains(rec.Message, ", mailer=") || strings.Contains(rec.Message, ", stat=") ||
+		strings.Contains(rec.Message, ", nrcpts=") {
+		return false // Sendmail's to=/from= lines look alike without their program name
+	}
 	qid, rest, ok := strings.Cut(rec.Message, ": ")
 	return ok && isPostfixQueueID(qid) && (strings.HasPrefix(rest, "to=") || strings.HasPrefix(rest, "from=") ||
 		isRejectVerb(rest) || strings.HasPrefix(rest, "removed") || strings.HasPrefix(rest, "message-id="))

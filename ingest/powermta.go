@@ -1,0 +1,303 @@
+package ingest
+
+import (
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// FormatPowerMTA is PowerMTA's accounting file: CSV with a header line per file.
+const FormatPowerMTA Format = "powermta"
+
+func init() {
+	register(formatSpec{format: FormatPowerMTA, detect: detectPowerMTA, priority: 10,
+		newFn: func(*State) parser { return &pmtaParser{} }})
+}
+
+// pmtaParser reads PowerMTA accounting records. The column set is configured and changes at
+// file rotation, so the parser maps columns by the names of the last header line it saw:
+// one parser reads one stream.
+type pmtaParser struct {
+	cols map[string]int // lower-cased column name → index
+}
+
+// pmtaRecordTypes are the record letters of the accounting file.
+var pmtaRecordTypes = map[string]bool{"d": true, "b": true, "t": true, "tq": true, "r": true, "f": true,
+	"rb": true, "rs": true}
+
+// detectPowerMTA recognises the header line ("type,timeLogged,…") and data rows whose first
+// field is a record letter and that have at least four fields. The header itself is kept by
+// the parser: the detector sees one record at a time.
+func detectPowerMTA(rec *Record) bool {
+	line, ok := unframedLine(rec)
+	if !ok {
+		return false
+	}
+	if isPMTAHeader(line) {
+		return true
+	}
+	first, _, found := strings.Cut(line, ",")
+	return found && pmtaRecordTypes[first] && strings.Count(line, ",") >= 3
+}
+
+// isPMTAHeader reports a PowerMTA header line: "type," followed by more column names,
+// sometimes written as a "#type,…" comment.
+func isPMTAHeader(line string) bool {
+	line = strings.TrimPrefix(line, "#")
+	if len(line) < 6 || !strings.EqualFold(line[:5], "type,") {
+		return false
+	}
+	rest := line[5:]
+	return strings.Contains(rest, ",") || strings.EqualFold(rest, "rcpt")
+}
+
+// unframedLine returns the raw text of a record that carries no syslog framing. Frame may
+// mistake a CSV line (or a JSON array) with a dot before its first space and a "word: "
+// after it for a syslog header without a timestamp ("host prog: msg"); a "host" holding a
+// comma or starting with "[" cannot be a host name, so that split is undone here.
+func unframedLine(rec *Record) (string, bool) {
+	if rec.JSON {
+		return "", false
+	}
+	if rec.Program == "" {
+		return strings.TrimPrefix(strings.TrimRight(rec.Message, "\r"), "\ufeff"), true
+	}
+	if !rec.Time.IsZero() || !strings.Contains(rec.Host, ",") && !strings.HasPrefix(rec.Host, "[") {
+		return "", false
+	}
+	var b strings.Builder
+	b.WriteString(rec.Host)
+	b.WriteByte(' ')
+	b.WriteString(rec.Program)
+	if rec.PID != "" {
+		b.WriteByte('[')
+		b.WriteString(rec.PID)
+		b.WriteByte(']')
+	}
+	b.WriteString(": ")
+	b.WriteString(rec.Message)
+	return strings.TrimPrefix(strings.TrimRight(b.String(), "\r"), "\ufeff"), true
+}
+
+// framedHost returns the host the framing named, or "" when unframedLine had to undo a
+// misread split (the "host" was the start of the record).
+func framedHost(rec *Record) string {
+	if strings.Contains(rec.Host, ",") || strings.HasPrefix(rec.Host, "[") {
+		return ""
+	}
+	return rec.Host
+}
+
+// splitCSVLine parses one RFC 4180 line. Quotes are read leniently: a stray quote inside a
+// field does not lose the record.
+func splitCSVLine(line string) ([]string, error) {
+	r := csv.NewReader(strings.NewReader(line))
+	r.FieldsPerRecord = -1
+	r.LazyQuotes = true
+	r.ReuseRecord = true
+	fields, err := r.Read()
+	if errors.Is(err, io.EOF) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return fields, nil
+}
+
+func (p *pmtaParser) flush(*[]Event) {}
+
+func (p *pmtaParser) parse(rec *Record, out *[]Event) error {
+	line, ok := unframedLine(rec)
+	if !ok {
+		return errors.New("powermta: not a CSV record")
+	}
+	if line == "" || line[0] == '#' && !isPMTAHeader(line) {
+		return nil // blank lines and comments
+	}
+	line = strings.TrimPrefix(line, "#")
+	fields, err := splitCSVLine(line)
+	if err != nil {
+		return fmt.Errorf("powermta csv: %w", err)
+	}
+	if len(fields) == 0 {
+		return nil
+	}
+	if strings.EqualFold(fields[0], "type") {
+		p.cols = make(map[string]int, len(fields))
+		for i, name := range fields {
+			name = strings.ToLower(strings.TrimSpace(name))
+			if _, dup := p.cols[name]; !dup && name != "" {
+				p.cols[name] = i
+			}
+		}
+		return nil
+	}
+	if p.cols == nil {
+		return errors.New("powermta: record before any header line (the accounting file's first line names the columns)")
+	}
+	get := func(name string) string {
+		if i, ok := p.cols[name]; ok && i < len(fields) {
+			return strings.TrimSpace(fields[i])
+		}
+		return ""
+	}
+	typ := strings.ToLower(fields[0])
+	dsnAction := strings.ToLower(get("dsnaction"))
+	var outcome Outcome
+	switch typ {
+	case "d":
+		outcome = Delivered // dsnAction=relayed: handed to a relay that gives no DSN; still delivered
+	case "b", "rb":
+		outcome = Bounced
+		if strings.EqualFold(get("bouncecat"), "message-expired") {
+			outcome = Expired
+		}
+	case "t", "tq":
+		outcome = Deferred
+	case "rs":
+		switch dsnAction {
+		case "failed":
+			outcome = Bounced
+		case "delivered", "relayed", "expanded":
+			outcome = Delivered
+		default:
+			outcome = Deferred
+		}
+	case "f":
+		outcome = Complaint
+	default:
+		return nil // r (received) and record types we do not know
+	}
+	ev := Event{Line: rec.Line, MTA: string(FormatPowerMTA), MTAHost: framedHost(rec), Direction: Outbound, Outcome: outcome}
+	ev.EventTime = pmtaTime(get("timelogged"))
+	if ev.EventTime.IsZero() {
+		ev.EventTime = pmtaTime(get("timequeued"))
+	}
+	if ev.EventTime.IsZero() {
+		ev.EventTime = rec.Time
+	}
+	ev.Sender = cleanAddr(get("orig"))
+	ev.SenderDomain = domainOf(ev.Sender)
+	ev.Recipient = cleanAddr(get("rcpt"))
+	ev.RecipientDomain = domainOf(ev.Recipient)
+	if status := get("dsnstatus"); status != "" {
+		code, _, _ := strings.Cut(status, " ")
+		if startsWithEnhanced(code + " ") {
+			ev.EnhancedStatus = code
+		}
+	}
+	ev.Response = stripDiagnosticType(get("dsndiag"))
+	if outcome == Expired {
+		// The diagnostic is the last attempt's; the verdict is PowerMTA's own (as Postfix's
+		// "message expired, returned to sender").
+		last := ev.Response
+		ev.Response = "message expired, returned to sender"
+		if last != "" {
+			ev.Response += " (last attempt: " + last + ")"
+		}
+	}
+	ev.RemoteHost, ev.RemoteIP = splitHostParenIP(get("dsnmta"))
+	if ev.RemoteIP == "" {
+		if a, err := netip.ParseAddr(get("dlvdestinationip")); err == nil {
+			ev.RemoteIP = a.String()
+		}
+	}
+	if a, err := netip.ParseAddr(get("dlvsourceip")); err == nil {
+		ev.SendingIP = a.String()
+	}
+	ev.Pool = get("vmtapool")
+	if ev.Pool == "" {
+		ev.Pool = get("vmta")
+	}
+	ev.JobID = get("jobid")
+	if outcome != Delivered {
+		ev.VendorClass = get("bouncecat")
+	}
+	if outcome == Complaint {
+		ev.VendorClass = get("feedbacktype")
+	}
+	for name, i := range p.cols {
+		if h, ok := strings.CutPrefix(name, "header_"); ok && h != "" && i < len(fields) && fields[i] != "" {
+			if ev.Headers == nil {
+				ev.Headers = map[string]string{}
+			}
+			ev.Headers[h] = fields[i]
+		}
+	}
+	if env := get("envid"); env != "" {
+		if ev.Headers == nil {
+			ev.Headers = map[string]string{}
+		}
+		ev.Headers["envid"] = env
+	}
+	if id := ev.Headers["message-id"]; id != "" {
+		ev.MessageID = strings.Trim(id, "<> ")
+	}
+	*out = append(*out, ev)
+	return nil
+}
+
+// pmtaTime reads "2016-05-29 01:10:51+0200" (also with a space before the zone, or
+// without a zone: UTC) and unix time_t.
+func pmtaTime(s string) time.Time {
+	if s == "" {
+		return time.Time{}
+	}
+	if allDigits(s) {
+		sec, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || sec <= 0 {
+			return time.Time{}
+		}
+		return time.Unix(sec, 0).UTC()
+	}
+	for _, layout := range []string{"2006-01-02 15:04:05-0700", "2006-01-02 15:04:05 -0700",
+		"2006-01-02 15:04:05-07:00", "2006-01-02 15:04:05", time.RFC3339Nano} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t
+		}
+	}
+	return time.Time{}
+}
+
+// stripDiagnosticType removes the RFC 3464 diagnostic type ("smtp;", "X-PowerMTA; ") in front of
+// a diagnostic code.
+func stripDiagnosticType(s string) string {
+	if i := strings.IndexByte(s, ';'); i > 0 && i <= 24 && !strings.ContainsAny(s[:i], " \t") {
+		return strings.TrimSpace(s[i+1:])
+	}
+	return strings.TrimSpace(s)
+}
+
+// splitHostParenIP splits "mx.dest.com (2.2.2.2)" into host and IP; a bare host or IP
+// comes back in the right half.
+func splitHostParenIP(s string) (host, ip string) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return "", ""
+	}
+	if open := strings.IndexByte(s, '('); open >= 0 {
+		inner := s[open+1:]
+		if end := strings.IndexByte(inner, ')'); end >= 0 {
+			inner = inner[:end]
+		}
+		if a, err := netip.ParseAddr(strings.TrimSpace(inner)); err == nil {
+			ip = a.String()
+		}
+		host = strings.TrimSpace(s[:open])
+	} else if a, err := netip.ParseAddr(s); err == nil {
+		return "", a.String()
+	} else {
+		host = s
+	}
+	host = strings.TrimSuffix(host, ".")
+	if _, err := netip.ParseAddr(host); err == nil && ip == "" {
+		return "", host
+	}
+	return host, ip
+}

@@ -1,0 +1,118 @@
+package ingest
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/bouncehouse/bouncehouse/classify"
+)
+
+// TestPowerMTAGolden covers a BOM, CRLF, quoted fields with commas, every record type, a
+// header change mid-stream, a "#type," header and a row Frame would misread as syslog.
+func TestPowerMTAGolden(t *testing.T) {
+	evs, errs, _ := processFile(t, filepath.Join("testdata", "powermta.csv"), FormatAuto, testOptions())
+	for _, err := range errs {
+		t.Errorf("unexpected error: %v", err)
+	}
+	golden(t, "powermta.golden", evs)
+}
+
+// TestPowerMTABehaviour pins what a user would notice.
+func TestPowerMTABehaviour(t *testing.T) {
+	evs, _, _ := processFile(t, filepath.Join("testdata", "powermta.csv"), FormatAuto, testOptions())
+	d := fmtFind(t, evs, "ann@gmail.example", Delivered) // dsnAction=relayed
+	if d.Pool != "pool-news" || d.SendingIP != "203.0.113.10" || d.JobID != "camp-2026-11" ||
+		d.Headers["x-customer-id"] != "cust-42" || d.MessageID != "20261103.1@acme.example" || d.SMTPCode != 250 {
+		t.Errorf("delivery: %+v", *d)
+	}
+	b := fmtFind(t, evs, "bob@outlook.example", Bounced)
+	if !strings.HasPrefix(b.Response, "550 5.7.1 Service unavailable, Client host") || b.EnhancedStatus != "5.7.1" ||
+		b.RemoteHost != "outlook-com.olc.protection.outlook.example" || b.RemoteIP != "52.101.68.3" ||
+		b.VendorClass != "policy-related" || b.Category != "ip_blocklisted" {
+		t.Errorf("bounce: %+v", *b)
+	}
+	if n := countOutcome(evs, "carl@yahoo.example", Deferred); n != 2 {
+		t.Errorf("t and tq rows: %d deferrals, want 2", n)
+	}
+	if ex := fmtFind(t, evs, "carl@yahoo.example", Expired); ex.Category != "message_expired" || ex.Pool != "vmta-a2" {
+		t.Errorf("expiry: %+v", *ex)
+	}
+	// After the second header the columns are reordered: rcpt comes before orig.
+	dora := fmtFind(t, evs, "dora@mail.example.ru", Bounced)
+	if dora.Sender != "billing@acme.example" || dora.EventTime.Unix() != 1762161302 || dora.Pool != "vmta-b1" ||
+		dora.Category != "user_unknown" {
+		t.Errorf("reordered columns: %+v", *dora)
+	}
+	fmtFind(t, evs, "erin@example.net", Bounced)  // rb
+	fmtFind(t, evs, "fred@example.org", Deferred) // rs, delayed
+	fmtFind(t, evs, "gina@hotmail.example", Complaint)
+	if ivy := fmtFind(t, evs, "ivy@example.com", Bounced); ivy.RemoteIP != "192.0.2.50" ||
+		ivy.Response != "550 <ivy@example.com>: Recipient address rejected: User unknown" {
+		t.Errorf("row with a syslog-like \"<addr>: \" after its first space: %+v", *ivy)
+	}
+	if h := fmtFind(t, evs, "hank@example.com", Bounced); h.EnhancedStatus != "5.1.2" || h.Sender != "billing@acme.example" {
+		t.Errorf("#type, header: %+v", *h)
+	}
+	for _, ev := range evs {
+		if ev.Recipient == "ann@gmail.example" && ev.Outcome != Delivered {
+			t.Errorf("r (received) rows give no event: %+v", ev)
+		}
+	}
+}
+
+func countOutcome(evs []Event, rcpt string, o Outcome) int {
+	n := 0
+	for _, ev := range evs {
+		if ev.Recipient == rcpt && ev.Outcome == o {
+			n++
+		}
+	}
+	return n
+}
+
+// TestPowerMTANoHeader: data rows before any header are an error, not guesses.
+func TestPowerMTANoHeader(t *testing.T) {
+	evs, errs := fmtRun(t, "b,1762250000,a@acme.example,b@example.com,,bad-domain")
+	if len(evs) != 0 || len(errs) != 1 || !strings.Contains(errs[0].Error(), "header") {
+		t.Errorf("events %v, errors %v", evs, errs)
+	}
+}
+
+// FuzzPowerMTA: no panic, bounded output, after a header and without one.
+func FuzzPowerMTA(f *testing.F) {
+	addSeedFile(f, filepath.Join("testdata", "powermta.csv"))
+	f.Add(`b,"x""y",,"`)
+	c := classifier(f)
+	f.Fuzz(func(t *testing.T, line string) {
+		fmtFuzzOne(t, c, line, FormatPowerMTA)
+		p := NewProcessor(c, testOptions())
+		evs, _ := p.Line("type,timeLogged,orig,rcpt,dsnStatus,dsnDiag,dsnMta,header_x", 1, FormatPowerMTA, nil)
+		evs, _ = p.Line(line, 2, FormatPowerMTA, evs)
+		fmtCheckFuzz(t, p.Flush(evs), line)
+	})
+}
+
+// fmtFuzzOne runs one line forced to a format and auto-detected.
+func fmtFuzzOne(t *testing.T, c *classify.Classifier, line string, format Format) {
+	for _, f := range []Format{FormatAuto, format} {
+		p := NewProcessor(c, testOptions())
+		evs, _ := p.Line(line, 1, f, nil)
+		evs, _ = p.Line(line, 2, f, evs)
+		fmtCheckFuzz(t, p.Flush(evs), line)
+	}
+}
+
+// fmtCheckFuzz: every failure event is classified and a line cannot yield more events
+// than it has bytes.
+func fmtCheckFuzz(t *testing.T, evs []Event, line string) {
+	t.Helper()
+	if len(evs) > 2*(len(line)+1) {
+		t.Fatalf("%d events from %d bytes", len(evs), len(line))
+	}
+	for _, ev := range evs {
+		if ev.Outcome.IsFailure() && ev.Category == "" {
+			t.Fatalf("failure event without category from %q", line)
+		}
+	}
+}
