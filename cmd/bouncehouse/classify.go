@@ -30,8 +30,9 @@ func newClassifyCommand(g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "classify [FILE|-]...",
 		Short: "Classify MTA logs or bare responses into delivery events, one JSON object per line",
-		Long: `classify reads MTA logs (Postfix, Exim; syslog, RFC 5424, RFC 3339 or JSON-envelope
-framing) and writes one event per recipient per attempt as JSON Lines, with the columns of the
+		Long: `classify reads MTA logs (Postfix, Exim, Sendmail, OpenSMTPD, Haraka, PowerMTA accounting
+CSV, KumoMTA JSON, Exchange message tracking, and SES/SendGrid/Mailgun/SparkPost/Postmark
+events; syslog, RFC 5424, RFC 3339 or JSON-envelope framing) and writes one event per recipient per attempt as JSON Lines, with the columns of the
 delivery_events table plus "file" and "line" (the 1-based line of the record that produced the
 event). --input auto detects the format of every record; a format name forces it. Without
 --all only failures are written (deferred, bounced, expired, rejected).
@@ -93,10 +94,19 @@ and the exit code is then 1.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.input, "input", "auto", "input format: auto, postfix, exim, or response (one bare receiver response per line)")
+	f.StringVar(&o.input, "input", "auto", "input format: "+formatNames()+", or response (one bare receiver response per line)")
 	f.StringVar(&o.format, "format", "json", "output format: json (JSON Lines) or text")
 	f.BoolVar(&o.all, "all", false, "write every event, delivered ones included, not only failures")
 	return cmd
+}
+
+// formatNames lists the log formats --input accepts.
+func formatNames() string {
+	names := make([]string, 0, 16)
+	for _, f := range ingest.Formats() {
+		names = append(names, string(f))
+	}
+	return strings.Join(names, ", ")
 }
 
 func classifyFile(c *classify.Classifier, stdin io.Reader, name string, w *resultWriter) error {
