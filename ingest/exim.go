@@ -62,7 +62,16 @@ func stripEximPID(s string) string {
 func isEximLine(msg string) bool {
 	msg = stripEximPID(msg)
 	id, _, _ := strings.Cut(msg, " ")
-	return isEximID(id) || strings.HasPrefix(msg, "H=") && strings.Contains(msg, " rejected ")
+	if isEximID(id) {
+		return true
+	}
+	// rejectlog lines without a message id start with the client's fields.
+	for _, f := range []string{"H=", "U=", "F=", "I="} {
+		if strings.HasPrefix(msg, f) {
+			return strings.Contains(msg, " rejected ")
+		}
+	}
+	return false
 }
 
 func (p *eximParser) parse(rec *Record, out *[]Event) error {
