@@ -86,6 +86,15 @@ func TestCorpusLogs(t *testing.T) {
 
 func corpusFile(t *testing.T, path string) (total, parsed int, missed []string) {
 	t.Helper()
+	f := formatOfPath(path)
+	return corpusFileShare(t, path, func(line string) bool { return failureLine(f, line) }, "")
+}
+
+// corpusFileShare runs one corpus file through a fresh Processor (format detection on) and
+// counts the failure lines, as judged by isFailure, that became failure events. Every
+// failure event must be classified, and, when wantMTA is set, come from that format.
+func corpusFileShare(t *testing.T, path string, isFailure func(line string) bool, wantMTA string) (total, parsed int, missed []string) {
+	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
@@ -98,7 +107,7 @@ func corpusFile(t *testing.T, path string) (total, parsed int, missed []string) 
 	failures := map[int]string{}
 	for n := 1; sc.Scan(); n++ {
 		line := sc.Text()
-		if fmt := formatOfPath(path); failureLine(fmt, line) {
+		if isFailure(strings.TrimPrefix(line, "\ufeff")) {
 			failures[n] = line
 		}
 		evs, _ = p.Line(line, n, FormatAuto, evs)
@@ -106,6 +115,9 @@ func corpusFile(t *testing.T, path string) (total, parsed int, missed []string) 
 	evs = p.Flush(evs)
 	got := map[int]bool{}
 	for _, ev := range evs {
+		if wantMTA != "" && ev.MTA != wantMTA {
+			t.Errorf("%s:%d: event of %q, want %q", filepath.Base(path), ev.Line, ev.MTA, wantMTA)
+		}
 		if ev.Outcome.IsFailure() {
 			got[ev.Line] = true
 			if ev.Category == "" {

@@ -1,10 +1,8 @@
 package ingest
 
 import (
-	"bufio"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 )
@@ -23,7 +21,7 @@ func corpusShare(t *testing.T, isFailure func(line string) bool, names ...string
 			t.Errorf("no corpus file matches %s", name)
 		}
 		for _, path := range paths {
-			tl, pl, m := corpusFileShare(t, path, isFailure)
+			tl, pl, m := corpusFileShare(t, path, isFailure, "")
 			total, parsed, missed = total+tl, parsed+pl, append(missed, m...)
 		}
 	}
@@ -37,47 +35,6 @@ func corpusShare(t *testing.T, isFailure func(line string) bool, names ...string
 	} else if len(missed) > 0 {
 		t.Logf("missed:\n  %s", strings.Join(missed, "\n  "))
 	}
-}
-
-func corpusFileShare(t *testing.T, path string, isFailure func(string) bool) (total, parsed int, missed []string) {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	p := NewProcessor(classifier(t), testOptions())
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	var evs []Event
-	failures := map[int]string{}
-	for n := 1; sc.Scan(); n++ {
-		line := sc.Text()
-		if isFailure(line) {
-			failures[n] = line
-		}
-		evs, _ = p.Line(line, n, FormatAuto, evs)
-	}
-	evs = p.Flush(evs)
-	got := map[int]bool{}
-	for _, ev := range evs {
-		if ev.Outcome.IsFailure() {
-			got[ev.Line] = true
-			if ev.Category == "" {
-				t.Errorf("%s:%d: failure event without category", filepath.Base(path), ev.Line)
-			}
-		}
-	}
-	for n, line := range failures {
-		total++
-		if got[n] {
-			parsed++
-		} else {
-			missed = append(missed, filepath.Base(path)+":"+itoa(n)+": "+trunc(line, 160))
-		}
-	}
-	sort.Strings(missed)
-	return total, parsed, missed
 }
 
 // containsAny reports whether s contains one of the markers.
