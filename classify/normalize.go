@@ -41,8 +41,11 @@ func parseReply(s string) reply {
 			s = s[i+len(" smtp;") : len(s)-1]
 		}
 	}
-	if i := strings.LastIndex(s, " <<< "); i >= 0 {
-		s = s[i+len(" <<< "):]
+	// Search from the rare '<' (not the space) and only then for the last occurrence.
+	if strings.Contains(s, "<<< ") {
+		if i := strings.LastIndex(s, " <<< "); i >= 0 {
+			s = s[i+len(" <<< "):]
+		}
 	}
 	for pass := 0; pass < maxWrapperPasses; pass++ {
 		s = trimSpace(trimLeftAny(s, "#\"'<"))
