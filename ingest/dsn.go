@@ -3,6 +3,7 @@ package ingest
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -50,6 +51,12 @@ func parseMessage(raw []byte, depth int) ([]Event, error) {
 	if len(bytes.TrimSpace(raw)) == 0 {
 		return nil, errors.New("dsn: empty message")
 	}
+	if bytes.HasPrefix(raw, []byte("From ")) {
+		// A message saved from an mbox keeps its "From " separator line.
+		if i := bytes.IndexByte(raw, '\n'); i >= 0 {
+			raw = raw[i+1:]
+		}
+	}
 	top, body := dsnParseHeader(raw)
 	if len(top) == 0 {
 		return nil, errors.New("dsn: message has no dsnHeader")
@@ -75,6 +82,9 @@ func parseMessage(raw []byte, depth int) ([]Event, error) {
 			return evs, nil
 		}
 	}
+	if evs := m.espNotification(); len(evs) > 0 {
+		return evs, nil
+	}
 	if evs := m.heuristic(); len(evs) > 0 {
 		return evs, nil
 	}
@@ -90,6 +100,41 @@ func (p *Processor) Message(raw []byte, out []Event) ([]Event, error) {
 	out = append(out, evs...)
 	p.finish(out[start:])
 	return out, err
+}
+
+// espNotification decodes an ESP event delivered by email (an Amazon SES notification sent
+// through an SNS e-mail subscription, a provider webhook forwarded as mail): a text part that
+// is one JSON object or array of one of the ESP event formats.
+func (m *bounceMsg) espNotification() []Event {
+	for _, p := range m.parts {
+		if p.ctype != "text/plain" && p.ctype != "application/json" {
+			continue
+		}
+		body := bytes.TrimSpace(p.body)
+		if len(body) < 2 || body[0] != '{' && body[0] != '[' {
+			continue
+		}
+		rec := &Record{Message: string(body), JSON: body[0] == '{'}
+		if !json.Valid(body) {
+			// Mail systems fold lines over 998 bytes: "\n " inside a JSON string.
+			rec.Message = strings.ReplaceAll(strings.ReplaceAll(rec.Message, "\r\n", "\n"), "\n ", "")
+		}
+		f := detectESP(rec)
+		if f == FormatUnknown {
+			continue
+		}
+		var evs []Event
+		if err := (espParser{format: f}).parse(rec, &evs); err != nil && len(evs) == 0 {
+			continue
+		}
+		for i := range evs {
+			if evs[i].EventTime.IsZero() {
+				evs[i].EventTime = m.base.EventTime
+			}
+		}
+		return evs
+	}
+	return nil
 }
 
 // findOriginal locates the header of the returned original message: a message/rfc822 or
@@ -460,21 +505,23 @@ func (m *bounceMsg) autoReply() []Event {
 	return []Event{ev}
 }
 
-// SplitMbox splits an mbox into messages and calls fn with each one, in order. A line that
+// SplitMbox splits an mbox into messages and calls fn with each one, in order, with the
+// 1-based line of the mbox where the message starts (its "From " separator). A line that
 // starts with "From " begins a message; ">From " lines (any number of '>') lose one '>'.
-// A message is bounded to 64 MB (the rest of it is dropped). fn's error stops the split.
-func SplitMbox(r io.Reader, fn func(msg []byte) error) error {
+// A message is bounded to 64 MB (the rest of it is dropped). fn's error stops the split;
+// msg is reused after fn returns.
+func SplitMbox(r io.Reader, fn func(msg []byte, line int) error) error {
 	const maxMsg = 64 << 20
 	br := bufio.NewReaderSize(r, 64<<10)
 	var msg []byte
 	started := false
-	n := 0
+	n, lineNo, start := 0, 0, 1
 	emit := func() error {
 		if !started {
 			return nil
 		}
 		n++
-		if err := fn(msg); err != nil {
+		if err := fn(msg, start); err != nil {
 			return fmt.Errorf("mbox message %d: %w", n, err)
 		}
 		return nil
@@ -493,12 +540,13 @@ func SplitMbox(r io.Reader, fn func(msg []byte) error) error {
 			line = buf
 		}
 		if len(line) > 0 {
+			lineNo++
 			switch {
 			case bytes.HasPrefix(line, []byte("From ")):
 				if e := emit(); e != nil {
 					return e
 				}
-				msg, started = msg[:0], true
+				msg, started, start = msg[:0], true, lineNo
 			default:
 				if len(line) > 5 && line[0] == '>' {
 					i := 0

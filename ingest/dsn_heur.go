@@ -3,6 +3,8 @@ package ingest
 import (
 	"bytes"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Heuristics for non-standard NDRs (Exim, qmail, Sendmail, Exchange, Gmail, Yahoo, …) that
@@ -210,9 +212,16 @@ func (m *bounceMsg) looksLikeBounce() bool {
 	if dsnContainsAny(subj, bounceSubjects) {
 		return true
 	}
+	if h.has("x-mlserver") && dsnContainsAny(subj, listRefusalSubjects) {
+		return true
+	}
 	low := strings.ToLower(m.text[:min(len(m.text), 4000)])
 	return dsnContainsAny(low, bounceBodyMarkers)
 }
+
+// listRefusalSubjects are lower-cased subjects of a mailing-list manager's (fml's) refusal of
+// a post: the sender is not a member, or the post loops.
+var listRefusalSubjects = []string{"not member", "loop alert", "rejected"}
 
 // bounceBodyMarkers are lower-cased phrases of failure notifications.
 var bounceBodyMarkers = []string{
@@ -385,6 +394,16 @@ func dsnFindAddrs(s string, limit int) []string {
 		}
 		r := at + 1
 		for r < len(s) && isDomainByte(s[r]) {
+			if s[r] >= 0x80 {
+				// An internationalized domain goes on through letters and digits; a
+				// non-ASCII punctuation mark (Arabic comma, ideographic full stop) ends it.
+				c, size := utf8.DecodeRuneInString(s[r:])
+				if !unicode.IsLetter(c) && !unicode.IsDigit(c) && !unicode.IsMark(c) {
+					break
+				}
+				r += size
+				continue
+			}
 			r++
 		}
 		off = at + 1

@@ -273,6 +273,11 @@ func (w *dsnWalker) walk(h dsnHeader, body []byte, depth int) {
 				}
 			}
 			if typed {
+				// The text before the first delimiter is the notification itself when the
+				// parts are a returned copy (Yahoo's NDR inlines a multipart original).
+				if i := bytes.Index(body, []byte("--"+b)); i > 0 && len(bytes.TrimSpace(body[:i])) > 0 {
+					w.walk(dsnHeader{{name: "content-type", value: "text/plain"}}, body[:i], depth+1)
+				}
 				for _, p := range parts {
 					ph, pb := dsnParseHeader(p)
 					w.walk(ph, pb, depth+1)

@@ -70,11 +70,14 @@ func readSisimaiLabels(t testing.TB, dir string) []sisimaiLabel {
 	return out
 }
 
+// sisimaiTarget is the per-recipient agreement with labels.tsv below which the test fails.
+// Reached: 91.4% (298/326). The remaining disagreements are listed in the test log; most are
+// labels the taxonomy decides otherwise (NXDOMAIN is domain_not_found, a queue that gave up
+// is message_expired, Yahoo TSS04 is reputation_block).
+const sisimaiTarget = 0.90
+
 // generatorOf names the generator of a corpus file from its name: "lhost-postfix-01.eml" →
 // "lhost-postfix".
-// sisimaiFloor is the agreement the decoder and classifier have reached (82.8% when set).
-const sisimaiFloor = 0.82
-
 func generatorOf(file string) string {
 	base := strings.TrimSuffix(file, ".eml")
 	if i := strings.LastIndexByte(base, '-'); i > 0 {
@@ -84,9 +87,8 @@ func generatorOf(file string) string {
 }
 
 // TestSisimaiCorpus decodes and classifies every bounce of the sisimai corpus and compares the
-// failure events, recipient by recipient, with labels.tsv. The target is 90% agreement; the
-// test fails below sisimaiFloor, the level reached so far, so that it catches regressions
-// while the remaining gaps (listed in the log) are closed.
+// failure events, recipient by recipient, with labels.tsv (compatible_categories), and fails
+// below sisimaiTarget. Every disagreement is logged.
 func TestSisimaiCorpus(t *testing.T) {
 	dir := sisimaiDir(t)
 	labels := readSisimaiLabels(t, dir)
@@ -169,11 +171,8 @@ func TestSisimaiCorpus(t *testing.T) {
 	for _, s := range bad {
 		t.Log("disagree: " + s)
 	}
-	if share < 0.9 {
-		t.Logf("sisimai agreement %.1f%% is below the 90%% target", 100*share)
-	}
-	if share < sisimaiFloor {
-		t.Errorf("sisimai agreement %.1f%% is below the floor of %.0f%%", 100*share, 100*sisimaiFloor)
+	if share < sisimaiTarget {
+		t.Errorf("sisimai agreement %.1f%% is below the target of %.0f%%", 100*share, 100*sisimaiTarget)
 	}
 }
 
@@ -306,8 +305,10 @@ func TestSplitMbox(t *testing.T) {
 	mbox := "From MAILER-DAEMON Mon Nov 16 10:00:00 2026\nSubject: one\n\n>From the start\n>>From deeper\n\n" +
 		"From MAILER-DAEMON Mon Nov 16 10:00:01 2026\r\nSubject: two\r\n\r\nbody\r\n"
 	var got []string
-	err := SplitMbox(strings.NewReader(mbox), func(msg []byte) error {
+	var lines []int
+	err := SplitMbox(strings.NewReader(mbox), func(msg []byte, line int) error {
 		got = append(got, string(msg))
+		lines = append(lines, line)
 		return nil
 	})
 	if err != nil {
@@ -317,9 +318,12 @@ func TestSplitMbox(t *testing.T) {
 	if len(got) != 2 || got[0] != want[0] || got[1] != want[1] {
 		t.Fatalf("SplitMbox = %q, want %q", got, want)
 	}
+	if lines[0] != 1 || lines[1] != 7 {
+		t.Errorf("SplitMbox start lines = %v, want [1 7]", lines)
+	}
 	stop := errors.New("stop")
 	n := 0
-	err = SplitMbox(strings.NewReader(mbox), func([]byte) error { n++; return stop })
+	err = SplitMbox(strings.NewReader(mbox), func([]byte, int) error { n++; return stop })
 	if !errors.Is(err, stop) || n != 1 {
 		t.Fatalf("callback error: n=%d err=%v", n, err)
 	}
@@ -380,7 +384,7 @@ func FuzzParseMessage(f *testing.F) {
 				t.Fatalf("failure event without category: %+v", ev)
 			}
 		}
-		_ = SplitMbox(strings.NewReader(string(raw)), func([]byte) error { return nil })
+		_ = SplitMbox(strings.NewReader(string(raw)), func([]byte, int) error { return nil })
 	})
 }
 

@@ -32,10 +32,13 @@ func newClassifyCommand(g *globalOptions) *cobra.Command {
 		Short: "Classify MTA logs or bare responses into delivery events, one JSON object per line",
 		Long: `classify reads MTA logs (Postfix, Exim, Sendmail, OpenSMTPD, Haraka, PowerMTA accounting
 CSV, KumoMTA JSON, Exchange message tracking, and SES/SendGrid/Mailgun/SparkPost/Postmark
-events; syslog, RFC 5424, RFC 3339 or JSON-envelope framing) and writes one event per recipient per attempt as JSON Lines, with the columns of the
-delivery_events table plus "file" and "line" (the 1-based line of the record that produced the
-event). --input auto detects the format of every record; a format name forces it. Without
---all only failures are written (deferred, bounced, expired, rejected).
+events; syslog, RFC 5424, RFC 3339 or JSON-envelope framing) and bounce emails (one raw
+message per .eml file, or an mbox), and writes one event per recipient per attempt as JSON
+Lines, with the columns of the delivery_events table plus "file" and "line": the 1-based line
+of the record that produced the event, 0 for a whole email, or the line of the "From "
+separator of a message in an mbox. --input auto detects emails and mboxes per file and the log
+format of every record; a format name, email or mbox forces it. Without --all only failures
+are written (deferred, bounced, expired, rejected).
 
 With --input response every line is one bare receiver response (as "explain" takes it) and
 every non-empty line gives one classification, in input order.
@@ -45,13 +48,19 @@ summary of what it could not parse goes to stderr, unreadable files are reported
 and the exit code is then 1.`,
 		Example: `  bouncehouse classify /var/log/mail.log
   bouncehouse classify --all --format text /var/log/exim4/mainlog
+  bouncehouse classify bounces/*.eml
+  bouncehouse classify --input mbox < /var/mail/bounces
   bouncehouse classify --input response responses.txt | jq -r .category | sort | uniq -c`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			format := ingest.FormatAuto
-			if o.input != "response" {
+			format, kind := ingest.FormatAuto, ""
+			switch o.input {
+			case inputResponse:
+			case inputEmail, inputMbox:
+				kind = o.input
+			default:
 				f, err := ingest.ParseFormat(o.input)
 				if err != nil {
-					return usagef("--input: %v, or response", err)
+					return usagef("--input: %v, or email, mbox or response", err)
 				}
 				format = f
 			}
@@ -74,7 +83,7 @@ and the exit code is then 1.`,
 				if o.input == "response" {
 					err = classifyFile(c, cmd.InOrStdin(), name, w)
 				} else {
-					err = processLogFile(c, cmd.InOrStdin(), name, format, o.all, w, sum)
+					err = processFile(c, cmd.InOrStdin(), name, kind, format, o.all, w, sum)
 				}
 				if err != nil {
 					slog.Error("cannot classify input", "file", name, "err", err)
@@ -94,7 +103,7 @@ and the exit code is then 1.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.input, "input", "auto", "input format: "+formatNames()+", or response (one bare receiver response per line)")
+	f.StringVar(&o.input, "input", "auto", "input format: "+formatNames()+", email (one raw bounce message), mbox, or response (one bare receiver response per line)")
 	f.StringVar(&o.format, "format", "json", "output format: json (JSON Lines) or text")
 	f.BoolVar(&o.all, "all", false, "write every event, delivered ones included, not only failures")
 	return cmd

@@ -14,9 +14,10 @@ import (
 
 // summary counts what classify read and what it could not parse, per file.
 type summary struct {
-	lines, events, failures int
-	unparsed                map[string]int // reason → lines
-	examples                map[string]string
+	lines, emails, events int
+	failures              int
+	unparsed              map[string]int // reason → lines
+	examples              map[string]string
 }
 
 func (s *summary) add(reason, where string) {
@@ -34,8 +35,12 @@ func (s *summary) report(w io.Writer) {
 	for _, n := range s.unparsed {
 		total += n
 	}
-	fmt.Fprintf(w, "bouncehouse: %d lines read, %d events written (%d failures), %d lines not parsed\n",
-		s.lines, s.events, s.failures, total)
+	read := fmt.Sprintf("%d lines", s.lines)
+	if s.emails > 0 {
+		read = fmt.Sprintf("%d lines and %d emails", s.lines, s.emails)
+	}
+	fmt.Fprintf(w, "bouncehouse: %s read, %d events written (%d failures), %d records not parsed\n",
+		read, s.events, s.failures, total)
 	reasons := make([]string, 0, len(s.unparsed))
 	for r := range s.unparsed {
 		reasons = append(reasons, r)
@@ -56,15 +61,32 @@ type eventOut struct {
 	ingest.Event
 }
 
-// processLogFile parses one log file into events and writes them.
-func processLogFile(c *classify.Classifier, stdin io.Reader, name string, format ingest.Format, all bool, w *resultWriter, sum *summary) error {
+// processFile parses one input into events and writes them. kind is inputEmail or
+// inputMbox to force those; otherwise, with format auto, the input is sniffed for an email
+// or an mbox and read as log lines when it is neither.
+func processFile(c *classify.Classifier, stdin io.Reader, name, kind string, format ingest.Format, all bool, w *resultWriter, sum *summary) error {
 	r, file, closeFn, err := openInput(stdin, name)
 	if err != nil {
 		return err
 	}
 	defer closeFn()
+	br, head := peekHead(r)
+	if kind == "" && format == ingest.FormatAuto {
+		kind = sniffKind(file, head)
+	}
+	if kind == inputEmail || kind == inputMbox {
+		return processMessages(c, br, file, kind, all, w, sum)
+	}
+	return processLogLines(c, br, file, format, all, w, sum)
+}
+
+// processLogLines parses log lines into events and writes them.
+func processLogLines(c *classify.Classifier, br *bufio.Reader, name string, format ingest.Format, all bool, w *resultWriter, sum *summary) error {
+	file := name
+	if name == "" {
+		name = "-"
+	}
 	proc := ingest.NewProcessor(c, ingest.Options{})
-	br := bufio.NewReaderSize(r, 64<<10)
 	var evs []ingest.Event
 	write := func(evs []ingest.Event) error {
 		for i := range evs {

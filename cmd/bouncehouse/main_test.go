@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -169,5 +170,123 @@ func TestRulesFlag(t *testing.T) {
 	}
 	if _, errOut, code := runCLI(t, "", "--rules", path, "explain", "x"); code != exitError || !strings.Contains(errOut, "bogus") {
 		t.Errorf("bad rule file: exit %d, stderr %q", code, errOut)
+	}
+}
+
+// TestClassifyEmails reads a .eml file (events at line 0), an mbox (events at the line of each
+// message's "From " separator, non-bounces counted on stderr) and an email on standard input.
+func TestClassifyEmails(t *testing.T) {
+	dsnDir := filepath.Join("..", "..", "ingest", "testdata", "dsn")
+	read := func(name string) string {
+		b, err := os.ReadFile(filepath.Join(dsnDir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	type ev struct {
+		File      string `json:"file"`
+		Line      int    `json:"line"`
+		Outcome   string `json:"outcome"`
+		Recipient string `json:"recipient"`
+		Category  string `json:"category"`
+	}
+	decode := func(out string) []ev {
+		var evs []ev
+		for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+			if l == "" {
+				continue
+			}
+			var e ev
+			if err := json.Unmarshal([]byte(l), &e); err != nil {
+				t.Fatalf("output line %q: %v", l, err)
+			}
+			evs = append(evs, e)
+		}
+		return evs
+	}
+
+	eml := filepath.Join(dsnDir, "exim.eml")
+	out, errOut, code := runCLI(t, "", "classify", eml)
+	got := decode(out)
+	if code != exitOK || len(got) != 2 {
+		t.Fatalf("classify exim.eml: code %d, %d events, stderr %s", code, len(got), errOut)
+	}
+	for _, e := range got {
+		if e.File != eml || e.Line != 0 || e.Outcome != "bounced" {
+			t.Errorf("event %+v: want file %s, line 0, outcome bounced", e, eml)
+		}
+	}
+	if got[0].Recipient != "hanna.berg@mail.example.se" || got[0].Category != "mailbox_full" ||
+		got[1].Recipient != "nobody@gmail.example" || got[1].Category != "user_unknown" {
+		t.Errorf("events = %+v", got)
+	}
+
+	// An mbox: a bounce, a message that is no bounce, an auto-reply.
+	qmail, ar := read("qmail.eml"), read("autoreply.eml")
+	mbox := "From MAILER-DAEMON Mon Nov 16 10:00:00 2026\n" + qmail + "\n" +
+		"From someone@example.org Mon Nov 16 10:00:01 2026\nFrom: someone@example.org\nSubject: lunch?\n\nAre you free?\n\n" +
+		"From someone@example.org Mon Nov 16 10:00:02 2026\n" + ar
+	nonBounce := 1 + strings.Count(qmail, "\n") + 2 // separator, qmail's lines, blank line
+	path := filepath.Join(t.TempDir(), "bounces")
+	if err := os.WriteFile(path, []byte(mbox), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code = runCLI(t, "", "classify", "--all", path)
+	got = decode(out)
+	if code != exitOK || len(got) < 2 {
+		t.Fatalf("classify mbox: code %d, events %+v, stderr %s", code, got, errOut)
+	}
+	if got[0].Line != 1 || got[0].Outcome != "bounced" {
+		t.Errorf("first mbox event %+v: want line 1, bounced", got[0])
+	}
+	last := got[len(got)-1]
+	if want := nonBounce + 6; last.Line != want || last.Outcome != "auto_reply" {
+		t.Errorf("last mbox event %+v: want line %d, auto_reply", last, want)
+	}
+	if !strings.Contains(errOut, "not a bounce") || !strings.Contains(errOut, path+":"+fmt.Sprint(nonBounce)) {
+		t.Errorf("stderr does not report the non-bounce message at its line:\n%s", errOut)
+	}
+	// Without --all the auto-reply is not a failure.
+	out, _, _ = runCLI(t, "", "classify", path)
+	for _, e := range decode(out) {
+		if e.Outcome == "auto_reply" {
+			t.Errorf("auto-reply written without --all: %+v", e)
+		}
+	}
+
+	// An email on standard input is recognised by its header.
+	out, errOut, code = runCLI(t, read("exim.eml"), "classify", "-")
+	if got := decode(out); code != exitOK || len(got) != 2 || got[0].Line != 0 {
+		t.Errorf("classify - (email): code %d, events %+v, stderr %s", code, got, errOut)
+	}
+	// Log lines on standard input are still log lines.
+	logLine := "Nov 16 10:00:00 mx1 postfix/smtp[4242]: 4BqX2F1z9Kz9t: to=<a@example.net>, relay=mx.example.net[192.0.2.9]:25, delay=1, delays=0/0/0/1, dsn=5.1.1, status=bounced (host mx.example.net[192.0.2.9] said: 550 5.1.1 <a@example.net>: Recipient address rejected: User unknown (in reply to RCPT TO command))\n"
+	out, errOut, _ = runCLI(t, logLine, "classify", "-")
+	if got := decode(out); len(got) != 1 || got[0].Line != 1 || got[0].Category != "user_unknown" {
+		t.Errorf("classify - (log line): events %+v, stderr %s", got, errOut)
+	}
+}
+
+// TestSniffKind tells emails and mboxes from log files.
+func TestSniffKind(t *testing.T) {
+	cases := []struct{ name, head, want string }{
+		{"a.eml", "anything", inputEmail},
+		{"bounces.mbox", "", inputMbox},
+		{"", "From MAILER-DAEMON Mon Nov 16 10:00:00 2026\nReturn-Path: <>\n", inputMbox},
+		{"", "Return-Path: <>\nReceived: from x\n", inputEmail},
+		{"", "\r\nDelivered-To: a@example.org\n", inputEmail},
+		{"", "Nov 16 10:00:00 mx1 postfix/smtp[1]: 4BqX: to=<a@b.c>\n", ""},
+		{"", "<22>Nov 16 10:00:00 mx1 postfix/smtp[1]: x\n", ""},
+		{"", "2026-11-16 10:00:00 1tQy2K-000Abc-3F ** a@b.c: Unrouteable address\n", ""},
+		{"", "#Software: Microsoft Exchange Server\n", ""},
+		{"", "type,timeLogged,orig,rcpt\n", ""},
+		{"", `{"type":"Bounce"}` + "\n", ""},
+		{"", "2026-11-16T10:00:00+00:00 mx1 postfix/smtp[1]: x\n", ""},
+	}
+	for _, c := range cases {
+		if got := sniffKind(c.name, []byte(c.head)); got != c.want {
+			t.Errorf("sniffKind(%q, %q) = %q, want %q", c.name, c.head, got, c.want)
+		}
 	}
 }
