@@ -7,9 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/mail"
 	"strings"
-	"time"
 )
 
 // ErrNoBounce is returned by ParseMessage for a well-formed message in which no failed
@@ -61,7 +59,7 @@ func parseMessage(raw []byte, depth int) ([]Event, error) {
 	if len(top) == 0 {
 		return nil, errors.New("dsn: message has no dsnHeader")
 	}
-	w := dsnWalker{budget: maxDecodedBytes}
+	w := dsnWalker{budget: maxDecodedBytes, parts: make([]dsnPart, 0, 8)}
 	w.walk(top, body, 0)
 	m := &bounceMsg{top: top, parts: w.parts, report: w.report, known: map[string]bool{}}
 	m.findOriginal()
@@ -189,7 +187,10 @@ func (m *bounceMsg) buildText() {
 			break
 		}
 	}
-	m.text = strings.ReplaceAll(string(b), "\r", "")
+	if bytes.IndexByte(b, '\r') >= 0 {
+		b = bytes.ReplaceAll(b, []byte("\r"), nil)
+	}
+	m.text = string(b)
 }
 
 // fillBase sets what every event of the message shares.
@@ -344,8 +345,87 @@ func indexStatusFields(b []byte) int {
 	return -1
 }
 
+// dsnHasPrefixFoldBytes reports whether b starts with the lower-case ASCII prefix, in any
+// case, without allocating.
 func dsnHasPrefixFoldBytes(b []byte, prefix string) bool {
-	return len(b) >= len(prefix) && strings.EqualFold(string(b[:len(prefix)]), prefix)
+	if len(b) < len(prefix) {
+		return false
+	}
+	for i := 0; i < len(prefix); i++ {
+		c := b[i]
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != prefix[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// dsnIndexFold returns the index of the first occurrence of the lower-case ASCII needle in b,
+// in any case, or -1.
+func dsnIndexFold(b []byte, needle string) int {
+	if needle == "" {
+		return 0
+	}
+	first, upper := needle[0], needle[0]
+	if first >= 'a' && first <= 'z' {
+		upper = first - ('a' - 'A')
+	}
+	for i := 0; i+len(needle) <= len(b); {
+		j := bytes.IndexByte(b[i:], first)
+		if upper != first {
+			if k := bytes.IndexByte(b[i:], upper); k >= 0 && (j < 0 || k < j) {
+				j = k
+			}
+		}
+		if j < 0 || i+j+len(needle) > len(b) {
+			return -1
+		}
+		if dsnHasPrefixFoldBytes(b[i+j:], needle) {
+			return i + j
+		}
+		i += j + 1
+	}
+	return -1
+}
+
+// dsnIndexFoldString is dsnIndexFold for strings.
+func dsnIndexFoldString(s, needle string) int {
+	if needle == "" {
+		return 0
+	}
+	first, upper := needle[0], needle[0]
+	if first >= 'a' && first <= 'z' {
+		upper = first - ('a' - 'A')
+	}
+	for i := 0; i+len(needle) <= len(s); {
+		j := strings.IndexByte(s[i:], first)
+		if upper != first {
+			if k := strings.IndexByte(s[i:], upper); k >= 0 && (j < 0 || k < j) {
+				j = k
+			}
+		}
+		if j < 0 || i+j+len(needle) > len(s) {
+			return -1
+		}
+		if dsnHasPrefixFold(s[i+j:], needle) {
+			return i + j
+		}
+		i += j + 1
+	}
+	return -1
+}
+
+// dsnContainsFold reports whether s contains any of the lower-case ASCII needles, in any case.
+func dsnContainsFold(s string, needles ...string) bool {
+	for _, n := range needles {
+		if dsnIndexFoldString(s, n) >= 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // statusBlocks parses the per-message block and the per-recipient blocks of one
@@ -354,7 +434,9 @@ func dsnHasPrefixFoldBytes(b []byte, prefix string) bool {
 func (m *bounceMsg) statusBlocks(b []byte) []Event {
 	var perMsg dsnHeader
 	var rcpts []dsnHeader
-	b = bytes.ReplaceAll(b, []byte("\r\n"), []byte("\n"))
+	if bytes.IndexByte(b, '\r') >= 0 {
+		b = bytes.ReplaceAll(b, []byte("\r\n"), []byte("\n"))
+	}
 	for guard := 0; len(bytes.TrimSpace(b)) > 0 && guard < maxParts; guard++ {
 		b = bytes.TrimLeft(b, "\r\n\t ")
 		h, rest := dsnParseHeader(b)
@@ -574,25 +656,6 @@ func SplitMbox(r io.Reader, fn func(msg []byte, line int) error) error {
 		return emit()
 	}
 	return nil
-}
-
-// dsnParseDate parses an RFC 5322 date (and the common sloppy variants net/mail accepts).
-func dsnParseDate(s string) (time.Time, bool) {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return time.Time{}, false
-	}
-	t, err := mail.ParseDate(s)
-	if err != nil {
-		// Drop a trailing comment such as "(JST)" or "(UTC)" that some MTAs add twice.
-		if i := strings.IndexByte(s, '('); i > 0 {
-			t, err = mail.ParseDate(strings.TrimSpace(s[:i]))
-		}
-		if err != nil {
-			return time.Time{}, false
-		}
-	}
-	return t.UTC(), true
 }
 
 // dsnStripType removes an RFC 3464 type prefix ("rfc822;", "dns;", "smtp;") from a field value.

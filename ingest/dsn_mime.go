@@ -53,16 +53,21 @@ func (h dsnHeader) has(name string) bool {
 // after the blank line that ends it. It never fails: a line that is neither a field nor a
 // continuation ends the block (it then belongs to the body), and the block is bounded.
 func dsnParseHeader(b []byte) (dsnHeader, []byte) {
-	var h dsnHeader
+	// Fields gather in a stack buffer and are copied out once, at their final size.
+	var stack [48]dsnField
+	h := dsnHeader(stack[:0])
 	pos := 0
 	var cur []byte // value of a folded field being joined
 	var curVal []byte
 	folded := false
 	curName := ""
+	keep := true
 	flush := func() {
 		if curName != "" && len(h) < maxHeaderFields {
 			var v string
-			if folded {
+			if !keep {
+				// Name only: has() still sees the field.
+			} else if folded {
 				v = string(bytes.TrimSpace(cur))
 			} else {
 				v = string(curVal)
@@ -108,7 +113,7 @@ func dsnParseHeader(b []byte) (dsnHeader, []byte) {
 		}
 		first = false
 		if line[0] == ' ' || line[0] == '\t' {
-			if curName != "" && len(cur)+len(curVal) < maxFieldBytes {
+			if curName != "" && keep && len(cur)+len(curVal) < maxFieldBytes {
 				if !folded {
 					cur = append(cur[:0], curVal...)
 					folded = true
@@ -124,7 +129,7 @@ func dsnParseHeader(b []byte) (dsnHeader, []byte) {
 			break // not a header line: the body starts here
 		}
 		flush()
-		curName = fieldName(line[:colon])
+		curName, keep = fieldName(line[:colon])
 		v := bytes.TrimSpace(line[colon+1:])
 		if len(v) > maxFieldBytes {
 			v = v[:maxFieldBytes]
@@ -133,40 +138,139 @@ func dsnParseHeader(b []byte) (dsnHeader, []byte) {
 		pos = next
 	}
 	flush()
-	return h, b[pos:]
+	if len(h) == 0 {
+		return nil, b[pos:]
+	}
+	return append(dsnHeader(nil), h...), b[pos:]
 }
 
-// commonFields interns the lower-cased names of the fields bounces are made of.
-var commonFields = func() map[string]string {
-	m := map[string]string{}
-	for _, n := range []string{"received", "return-path", "from", "to", "cc", "subject", "date", "message-id",
-		"mime-version", "content-type", "content-transfer-encoding", "content-description", "content-disposition",
-		"x-failed-recipients", "auto-submitted", "reporting-mta", "arrival-date", "final-recipient",
-		"original-recipient", "action", "status", "remote-mta", "diagnostic-code", "last-attempt-date",
-		"x-postfix-queue-id", "x-postfix-sender", "received-from-mta", "will-retry-until", "reply-to", "sender",
-		"delivered-to", "x-original-to", "dkim-signature", "authentication-results", "precedence", "in-reply-to",
-		"references", "user-agent", "x-mailer", "feedback-type", "original-rcpt-to", "source-ip", "version"} {
-		m[n] = n
+// fieldName returns the lower-cased field name, without allocating for the fields bounces
+// are made of, and whether its value is worth keeping: trace and signature fields (Received,
+// DKIM, ARC, provider anti-spam stamps) are long, folded and never read.
+func fieldName(b []byte) (string, bool) {
+	var buf [48]byte
+	if len(b) > len(buf) {
+		return strings.ToLower(string(b)), true
 	}
-	return m
-}()
-
-// fieldName returns the lower-cased field name, without allocating for common names.
-func fieldName(b []byte) string {
-	var buf [40]byte
-	if len(b) <= len(buf) {
-		for i, c := range b {
-			if c >= 'A' && c <= 'Z' {
-				c += 'a' - 'A'
-			}
-			buf[i] = c
+	for i, c := range b {
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
 		}
-		if n, ok := commonFields[string(buf[:len(b)])]; ok {
-			return n
-		}
-		return string(buf[:len(b)])
+		buf[i] = c
 	}
-	return strings.ToLower(string(b))
+	switch string(buf[:len(b)]) {
+	case "received":
+		return "received", false
+	case "return-path":
+		return "return-path", true
+	case "from":
+		return "from", true
+	case "to":
+		return "to", true
+	case "cc":
+		return "cc", true
+	case "subject":
+		return "subject", true
+	case "date":
+		return "date", true
+	case "message-id":
+		return "message-id", true
+	case "mime-version":
+		return "mime-version", true
+	case "content-type":
+		return "content-type", true
+	case "content-transfer-encoding":
+		return "content-transfer-encoding", true
+	case "content-description":
+		return "content-description", true
+	case "content-disposition":
+		return "content-disposition", true
+	case "x-failed-recipients":
+		return "x-failed-recipients", true
+	case "auto-submitted":
+		return "auto-submitted", true
+	case "reporting-mta":
+		return "reporting-mta", true
+	case "arrival-date":
+		return "arrival-date", true
+	case "final-recipient":
+		return "final-recipient", true
+	case "original-recipient":
+		return "original-recipient", true
+	case "action":
+		return "action", true
+	case "status":
+		return "status", true
+	case "remote-mta":
+		return "remote-mta", true
+	case "diagnostic-code":
+		return "diagnostic-code", true
+	case "last-attempt-date":
+		return "last-attempt-date", true
+	case "x-postfix-queue-id":
+		return "x-postfix-queue-id", true
+	case "x-postfix-sender":
+		return "x-postfix-sender", true
+	case "received-from-mta":
+		return "received-from-mta", true
+	case "will-retry-until":
+		return "will-retry-until", true
+	case "reply-to":
+		return "reply-to", true
+	case "sender":
+		return "sender", true
+	case "delivered-to":
+		return "delivered-to", true
+	case "x-original-to":
+		return "x-original-to", true
+	case "dkim-signature":
+		return "dkim-signature", false
+	case "authentication-results":
+		return "authentication-results", false
+	case "precedence":
+		return "precedence", true
+	case "in-reply-to":
+		return "in-reply-to", true
+	case "references":
+		return "references", true
+	case "user-agent":
+		return "user-agent", true
+	case "x-mailer":
+		return "x-mailer", true
+	case "feedback-type":
+		return "feedback-type", true
+	case "original-rcpt-to":
+		return "original-rcpt-to", true
+	case "source-ip":
+		return "source-ip", true
+	case "version":
+		return "version", true
+	case "x-google-dkim-signature":
+		return "x-google-dkim-signature", false
+	case "arc-seal":
+		return "arc-seal", false
+	case "arc-message-signature":
+		return "arc-message-signature", false
+	case "arc-authentication-results":
+		return "arc-authentication-results", false
+	case "x-received":
+		return "x-received", false
+	case "x-google-smtp-source":
+		return "x-google-smtp-source", false
+	case "x-gm-message-state":
+		return "x-gm-message-state", false
+	case "x-ms-exchange-antispam-messagedata-0":
+		return "x-ms-exchange-antispam-messagedata-0", false
+	case "x-microsoft-antispam-message-info":
+		return "x-microsoft-antispam-message-info", false
+	case "x-forefront-antispam-report":
+		return "x-forefront-antispam-report", false
+	case "x-microsoft-antispam":
+		return "x-microsoft-antispam", false
+	case "x-ms-exchange-crosstenant-id":
+		return "x-ms-exchange-crosstenant-id", false
+	}
+	return string(buf[:len(b)]), true
 }
 
 // dsnMediaType splits a Content-Type value into the lower-cased type and its parameters,
@@ -486,18 +590,18 @@ func dsnHTMLToText(b []byte) []byte {
 			if j < 0 {
 				return out
 			}
-			tag := bytes.ToLower(b[i+1 : i+j])
+			tag := b[i+1 : i+j]
 			switch {
-			case bytes.HasPrefix(tag, []byte("br")), bytes.HasPrefix(tag, []byte("p")), bytes.HasPrefix(tag, []byte("/p")),
-				bytes.HasPrefix(tag, []byte("div")), bytes.HasPrefix(tag, []byte("/div")), bytes.HasPrefix(tag, []byte("tr")),
-				bytes.HasPrefix(tag, []byte("/tr")), bytes.HasPrefix(tag, []byte("li")), bytes.HasPrefix(tag, []byte("/h")):
+			case dsnHasPrefixFoldBytes(tag, "br"), dsnHasPrefixFoldBytes(tag, "p"), dsnHasPrefixFoldBytes(tag, "/p"),
+				dsnHasPrefixFoldBytes(tag, "div"), dsnHasPrefixFoldBytes(tag, "/div"), dsnHasPrefixFoldBytes(tag, "tr"),
+				dsnHasPrefixFoldBytes(tag, "/tr"), dsnHasPrefixFoldBytes(tag, "li"), dsnHasPrefixFoldBytes(tag, "/h"):
 				out = append(out, '\n')
-			case bytes.HasPrefix(tag, []byte("style")), bytes.HasPrefix(tag, []byte("script")):
-				closing := "</" + string(tag[:5])
-				if bytes.HasPrefix(tag, []byte("script")) {
+			case dsnHasPrefixFoldBytes(tag, "style"), dsnHasPrefixFoldBytes(tag, "script"):
+				closing := "</style"
+				if dsnHasPrefixFoldBytes(tag, "script") {
 					closing = "</script"
 				}
-				if k := bytes.Index(bytes.ToLower(b[i:]), []byte(closing)); k >= 0 {
+				if k := dsnIndexFold(b[i:], closing); k >= 0 {
 					j = k
 					if e := bytes.IndexByte(b[i+k:], '>'); e >= 0 {
 						j = k + e

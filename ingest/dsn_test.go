@@ -425,3 +425,23 @@ func BenchmarkParseMessage(b *testing.B) {
 	}
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "emails/s")
 }
+
+// TestDSNIndexFold finds ASCII needles in any case.
+func TestDSNIndexFold(t *testing.T) {
+	cases := []struct {
+		hay, needle string
+		want        int
+	}{
+		{"<STYLE>p{}</STYLE>x", "</style", 10},
+		{"<style>a</Style>", "</style", 8},
+		{"no closing tag", "</style", -1},
+		{"</scrip", "</script", -1},
+		{"", "</style", -1},
+		{"abc", "", 0},
+	}
+	for _, c := range cases {
+		if got := dsnIndexFold([]byte(c.hay), c.needle); got != c.want {
+			t.Errorf("dsnIndexFold(%q, %q) = %d, want %d", c.hay, c.needle, got, c.want)
+		}
+	}
+}
