@@ -14,13 +14,17 @@ const FormatExchange Format = "exchange"
 
 func init() {
 	register(formatSpec{format: FormatExchange, detect: detectExchange, priority: 10,
-		newFn: func(*State) parser { return &exchangeParser{} }})
+		newFn: func(st *State) parser {
+			p := &exchangeParser{}
+			st.attach(string(FormatExchange), &p.layouts)
+			return p
+		}})
 }
 
 // exchangeParser reads message tracking rows. The columns differ between versions (26, 27
 // and 30 fields), so they are mapped by the names of the last "#Fields:" line.
 type exchangeParser struct {
-	cols map[string]int // column name → index
+	layouts columnLayouts
 }
 
 // exchangeMinFields is the field count of the smallest known layout (Exchange 2010) less
@@ -58,16 +62,15 @@ func (p *exchangeParser) parse(rec *Record, out *[]Event) error {
 	if line == "" {
 		return nil
 	}
+	host := framedHost(rec)
 	if line[0] == '#' {
 		if names, ok := strings.CutPrefix(line, "#Fields:"); ok {
-			p.cols = map[string]int{}
-			for i, n := range strings.Split(names, ",") {
-				p.cols[strings.ToLower(strings.TrimSpace(n))] = i
-			}
+			p.layouts.set(host, strings.Split(names, ","))
 		}
 		return nil
 	}
-	if p.cols == nil {
+	cols := p.layouts.get(host)
+	if cols == nil {
 		return errors.New("exchange: row before any #Fields: line")
 	}
 	fields, err := splitCSVLine(line)
@@ -75,7 +78,7 @@ func (p *exchangeParser) parse(rec *Record, out *[]Event) error {
 		return fmt.Errorf("exchange csv: %w", err)
 	}
 	get := func(name string) string {
-		if i, ok := p.cols[name]; ok && i < len(fields) {
+		if i, ok := cols[name]; ok && i < len(fields) {
 			return strings.TrimSpace(fields[i])
 		}
 		return ""

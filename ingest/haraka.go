@@ -12,7 +12,11 @@ const FormatHaraka Format = "haraka"
 
 func init() {
 	register(formatSpec{format: FormatHaraka, detect: detectHaraka,
-		newFn: func(st *State) parser { return &harakaParser{state: st, items: map[string]*harakaItem{}} }})
+		newFn: func(st *State) parser {
+			p := &harakaParser{state: st, items: map[string]*harakaItem{}}
+			st.attach(string(FormatHaraka), p)
+			return p
+		}})
 }
 
 // maxHarakaItems bounds the outbound items a harakaParser follows at once.
@@ -46,6 +50,55 @@ type harakaItem struct {
 type harakaRcpt struct {
 	addr  string
 	reply string
+}
+
+// harakaItemSaved is the saved form of a harakaItem.
+type harakaItemSaved struct {
+	Sender                      string
+	HasSender                   bool
+	Rcpts                       [][2]string // address, RCPT reply
+	LastRcpt                    int
+	Host, IP, Domain, SendingIP string
+	LastReply                   string
+	ReplyLines                  []string
+}
+
+// saveAux returns the open outbound items, for State.Save.
+func (p *harakaParser) saveAux() ([]byte, error) {
+	m := make(map[string]harakaItemSaved, len(p.items))
+	for id, it := range p.items {
+		v := harakaItemSaved{Sender: it.sender, HasSender: it.hasSender, LastRcpt: it.lastRcpt, Host: it.host,
+			IP: it.ip, Domain: it.domain, SendingIP: it.sendingIP, LastReply: it.lastReply, ReplyLines: it.replyLines}
+		for _, r := range it.rcpts {
+			v.Rcpts = append(v.Rcpts, [2]string{r.addr, r.reply})
+		}
+		m[id] = v
+	}
+	return gobBytes(m)
+}
+
+// restoreAux replaces the open outbound items with what saveAux wrote.
+func (p *harakaParser) restoreAux(b []byte) error {
+	var m map[string]harakaItemSaved
+	if err := fromGob(b, &m); err != nil {
+		return err
+	}
+	clear(p.items)
+	for id, v := range m {
+		if len(p.items) >= maxHarakaItems {
+			break
+		}
+		it := &harakaItem{sender: v.Sender, hasSender: v.HasSender, lastRcpt: v.LastRcpt, host: v.Host, ip: v.IP,
+			domain: v.Domain, sendingIP: v.SendingIP, lastReply: v.LastReply, replyLines: v.ReplyLines}
+		if it.lastRcpt >= len(v.Rcpts) {
+			it.lastRcpt = -1
+		}
+		for _, r := range v.Rcpts {
+			it.rcpts = append(it.rcpts, harakaRcpt{addr: r[0], reply: r[1]})
+		}
+		p.items[id] = it
+	}
+	return nil
 }
 
 // harakaLevels are the level tags of Haraka's logger.

@@ -11,7 +11,11 @@ const FormatOpenSMTPD Format = "opensmtpd"
 
 func init() {
 	register(formatSpec{format: FormatOpenSMTPD, detect: detectOpenSMTPD,
-		newFn: func(st *State) parser { return &opensmtpdParser{state: st, sessions: map[string]smtpdSession{}} }})
+		newFn: func(st *State) parser {
+			p := &opensmtpdParser{state: st, sessions: map[string]smtpdSession{}}
+			st.attach(string(FormatOpenSMTPD), p)
+			return p
+		}})
 }
 
 // maxSmtpdSessions bounds the inbound sessions an opensmtpdParser remembers.
@@ -277,6 +281,31 @@ func (p *opensmtpdParser) remember(sid, host, ip string) {
 		clear(p.sessions) // sessions are short: losing the open ones costs a few remote IPs
 	}
 	p.sessions[strings.Clone(sid)] = smtpdSession{host: p.state.intern(host), ip: p.state.intern(ip)}
+}
+
+// saveAux returns the open inbound sessions, for State.Save.
+func (p *opensmtpdParser) saveAux() ([]byte, error) {
+	m := make(map[string][2]string, len(p.sessions))
+	for id, s := range p.sessions {
+		m[id] = [2]string{s.host, s.ip}
+	}
+	return gobBytes(m)
+}
+
+// restoreAux replaces the open inbound sessions with what saveAux wrote.
+func (p *opensmtpdParser) restoreAux(b []byte) error {
+	var m map[string][2]string
+	if err := fromGob(b, &m); err != nil {
+		return err
+	}
+	clear(p.sessions)
+	for id, s := range m {
+		if len(p.sessions) >= maxSmtpdSessions {
+			break
+		}
+		p.sessions[id] = smtpdSession{host: p.state.intern(s[0]), ip: p.state.intern(s[1])}
+	}
+	return nil
 }
 
 // smtpdValue returns the value of key in OpenSMTPD's "k=v k="quoted v"" list: a quoted value

@@ -23,6 +23,41 @@ type pendingEvent struct {
 	deadline int // record count after which it is released without a sender
 }
 
+// postfixSaved is the saved form of a postfixParser: the delivery events still waiting for
+// their qmgr from= line, with what is left of their wait.
+type postfixSaved struct {
+	Keys   []queueKey
+	Events []Event
+	Left   []int
+}
+
+// saveAux returns the waiting events, for State.Save: their lines may already be committed.
+func (p *postfixParser) saveAux() ([]byte, error) {
+	var v postfixSaved
+	for _, pe := range p.pending {
+		v.Keys = append(v.Keys, pe.key)
+		v.Events = append(v.Events, pe.ev)
+		v.Left = append(v.Left, pe.deadline-p.records)
+	}
+	return gobBytes(v)
+}
+
+// restoreAux replaces the waiting events with what saveAux wrote.
+func (p *postfixParser) restoreAux(b []byte) error {
+	var v postfixSaved
+	if err := fromGob(b, &v); err != nil {
+		return err
+	}
+	if len(v.Keys) != len(v.Events) || len(v.Keys) != len(v.Left) {
+		return fmt.Errorf("postfix: %d keys, %d events, %d waits", len(v.Keys), len(v.Events), len(v.Left))
+	}
+	p.pending = p.pending[:0]
+	for i := range v.Keys {
+		p.pending = append(p.pending, pendingEvent{key: v.Keys[i], ev: v.Events[i], deadline: p.records + v.Left[i]})
+	}
+	return nil
+}
+
 // pendingWindow is how many records a delivery line waits for its qmgr from= line.
 const pendingWindow = 2000
 
@@ -31,7 +66,11 @@ const FormatPostfix Format = "postfix"
 
 func init() {
 	register(formatSpec{format: FormatPostfix, detect: detectPostfix,
-		newFn: func(st *State) parser { return &postfixParser{state: st} }})
+		newFn: func(st *State) parser {
+			p := &postfixParser{state: st}
+			st.attach(string(FormatPostfix), p)
+			return p
+		}})
 }
 
 // detectPostfix recognises a Postfix program name ("postfix/smtp", "postfix-out2/qmgr"), or

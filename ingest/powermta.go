@@ -16,14 +16,18 @@ const FormatPowerMTA Format = "powermta"
 
 func init() {
 	register(formatSpec{format: FormatPowerMTA, detect: detectPowerMTA, priority: 10,
-		newFn: func(*State) parser { return &pmtaParser{} }})
+		newFn: func(st *State) parser {
+			p := &pmtaParser{}
+			st.attach(string(FormatPowerMTA), &p.layouts)
+			return p
+		}})
 }
 
 // pmtaParser reads PowerMTA accounting records. The column set is configured and changes at
 // file rotation, so the parser maps columns by the names of the last header line it saw:
 // one parser reads one stream.
 type pmtaParser struct {
-	cols map[string]int // lower-cased column name → index
+	layouts columnLayouts
 }
 
 // pmtaRecordTypes are the record letters of the accounting file.
@@ -128,21 +132,17 @@ func (p *pmtaParser) parse(rec *Record, out *[]Event) error {
 	if len(fields) == 0 {
 		return nil
 	}
+	host := framedHost(rec)
 	if strings.EqualFold(fields[0], "type") {
-		p.cols = make(map[string]int, len(fields))
-		for i, name := range fields {
-			name = strings.ToLower(strings.TrimSpace(name))
-			if _, dup := p.cols[name]; !dup && name != "" {
-				p.cols[name] = i
-			}
-		}
+		p.layouts.set(host, fields)
 		return nil
 	}
-	if p.cols == nil {
+	cols := p.layouts.get(host)
+	if cols == nil {
 		return errors.New("powermta: record before any header line (the accounting file's first line names the columns)")
 	}
 	get := func(name string) string {
-		if i, ok := p.cols[name]; ok && i < len(fields) {
+		if i, ok := cols[name]; ok && i < len(fields) {
 			return strings.TrimSpace(fields[i])
 		}
 		return ""
@@ -222,7 +222,7 @@ func (p *pmtaParser) parse(rec *Record, out *[]Event) error {
 	if outcome == Complaint {
 		ev.VendorClass = get("feedbacktype")
 	}
-	for name, i := range p.cols {
+	for name, i := range cols {
 		if h, ok := strings.CutPrefix(name, "header_"); ok && h != "" && i < len(fields) && fields[i] != "" {
 			if ev.Headers == nil {
 				ev.Headers = map[string]string{}

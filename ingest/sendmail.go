@@ -20,9 +20,6 @@ func init() {
 // process title, but their queue ids never collide.
 const sendmailInstance = "sendmail"
 
-// maxSendmailSources bounds the per-queue-id sending IPs a sendmailParser remembers.
-const maxSendmailSources = 100_000
-
 // sendmailParser reads Sendmail logs: sender lines (from=, kept in State), recipient lines
 // (to=, one event per listed recipient), the sending IP of "SMTP outgoing connect on [ip]",
 // bounce creation ("NEWQID: DSN:", "return to sender:", "sender notify:", the latter with
@@ -30,14 +27,10 @@ const maxSendmailSources = 100_000
 // inbound refusals (ruleset=…, reject=…; Milter rejects; "<r>... User unknown").
 type sendmailParser struct {
 	state *State
-	// sources maps a queue entry to the local IP of its last outgoing connection. The
-	// State's entries have no field for it; this bounded map stands in.
-	sources     map[queueKey]string
-	sourceOrder []queueKey
 }
 
 func newSendmailParser(st *State) *sendmailParser {
-	return &sendmailParser{state: st, sources: map[queueKey]string{}}
+	return &sendmailParser{state: st}
 }
 
 // isSendmailProgram reports a Sendmail syslog tag.
@@ -207,7 +200,7 @@ func (p *sendmailParser) delivery(key queueKey, ev Event, rest string, out *[]Ev
 	e := p.state.get(key, true)
 	ev.Sender, ev.SenderDomain = e.Sender, domainOf(e.Sender)
 	ev.MessageID, ev.SASLUser, ev.Notification = e.MessageID, e.SASLUser, e.Notification
-	ev.SendingIP = p.sources[key]
+	ev.SendingIP = e.SendingIP
 	rcpts := splitSendmailRcpts(fields["to"])
 	if len(rcpts) == 0 {
 		rcpts = []string{""} // "to=," : report the attempt without a recipient
@@ -264,7 +257,7 @@ func (p *sendmailParser) expire(key queueKey, ev Event, note string, sender bool
 		x.Recipient, x.RecipientDomain = d.Recipient, domainOf(d.Recipient)
 		x.RemoteHost = d.RemoteHost
 		x.MessageID, x.SASLUser, x.Notification = e.MessageID, e.SASLUser, e.Notification
-		x.SendingIP = p.sources[key]
+		x.SendingIP = e.SendingIP
 		x.EnhancedStatus = "5.4.7"
 		x.Response = strings.TrimSpace(reason)
 		if d.Enhanced != "" {
@@ -363,24 +356,13 @@ func (p *sendmailParser) rcptRefusal(key queueKey, ev Event, rest string, out *[
 	return nil
 }
 
-// setSource remembers the local IP of key's outgoing connection.
+// setSource remembers the local IP of key's outgoing connection in the queue entry, so that
+// it is saved and restored with the State.
 func (p *sendmailParser) setSource(key queueKey, ip string) {
 	if ip == "" {
 		return
 	}
-	if _, ok := p.sources[key]; !ok {
-		if len(p.sourceOrder) >= maxSendmailSources {
-			// Forget the older half: queue entries rarely live that long between lines.
-			half := len(p.sourceOrder) / 2
-			for _, k := range p.sourceOrder[:half] {
-				delete(p.sources, k)
-			}
-			p.sourceOrder = append(p.sourceOrder[:0], p.sourceOrder[half:]...)
-		}
-		key.QID = strings.Clone(key.QID)
-		p.sourceOrder = append(p.sourceOrder, key)
-	}
-	p.sources[key] = p.state.intern(ip)
+	p.state.get(key, true).SendingIP = p.state.intern(ip)
 }
 
 // sendmailKeys are the field names of Sendmail's from=, to= and ruleset lines.

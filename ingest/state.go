@@ -1,9 +1,11 @@
 package ingest
 
 import (
+	"bytes"
 	"encoding/gob"
 	"fmt"
 	"io"
+	"log/slog"
 	"strings"
 	"time"
 )
@@ -43,7 +45,8 @@ type queueEntry struct {
 	HasSender    bool // qmgr's from= was seen (the sender may be empty: a bounce)
 	MessageID    string
 	SASLUser     string
-	Notification bool // this queue entry is an NDR/DSN our MTA generated
+	SendingIP    string // local address of the last outgoing connection, when the log says (Sendmail); interned
+	Notification bool   // this queue entry is an NDR/DSN our MTA generated
 	Deferred     []deferredRcpt
 	Seen         int64 // unix seconds of the last record that touched the entry
 }
@@ -61,6 +64,31 @@ type State struct {
 	strs    map[string]string    // interned senders, hosts and codes
 	now     int64                // the latest record time seen (unix seconds): log time, not wall time
 	ops     int
+	aux     map[string]auxState // parser-owned state saved with this one, by parser name
+	pending map[string][]byte   // restored aux state of parsers not attached yet
+}
+
+// auxState is correlation state a parser keeps itself (OpenSMTPD's inbound sessions,
+// Haraka's open outbound items) and that is saved and restored with the State.
+type auxState interface {
+	saveAux() ([]byte, error)
+	restoreAux([]byte) error
+}
+
+// attach registers a parser's own state under name, and hands it what an earlier Restore
+// read for that name, if anything (a state that does not decode is dropped with a warning:
+// it only holds connections in flight).
+func (s *State) attach(name string, a auxState) {
+	if s.aux == nil {
+		s.aux = map[string]auxState{}
+	}
+	s.aux[name] = a
+	if b, ok := s.pending[name]; ok {
+		delete(s.pending, name)
+		if err := a.restoreAux(b); err != nil {
+			slog.Warn("dropped saved parser state", "parser", name, "err", err)
+		}
+	}
 }
 
 // maxInterned bounds the string intern table of a State.
@@ -175,9 +203,11 @@ type stateFile struct {
 	Now     int64
 	Keys    []queueKey
 	Entries []queueEntry
+	Aux     map[string][]byte // parser name → its own saved state
 }
 
-const stateVersion = 1
+// stateVersion is the version Save writes; Restore also reads version 1 (no parser state).
+const stateVersion = 2
 
 // Save writes the state to w, for a later Restore.
 func (s *State) Save(w io.Writer) error {
@@ -187,6 +217,16 @@ func (s *State) Save(w io.Writer) error {
 		n := s.names[k.Stream]
 		f.Keys = append(f.Keys, queueKey{Host: n[0], Instance: n[1], QID: k.QID})
 		f.Entries = append(f.Entries, *e)
+	}
+	if len(s.aux) > 0 {
+		f.Aux = make(map[string][]byte, len(s.aux))
+		for name, a := range s.aux {
+			b, err := a.saveAux()
+			if err != nil {
+				return fmt.Errorf("save %s state: %w", name, err)
+			}
+			f.Aux[name] = b
+		}
 	}
 	if err := gob.NewEncoder(w).Encode(&f); err != nil {
 		return fmt.Errorf("save correlation state: %w", err)
@@ -200,7 +240,7 @@ func (s *State) Restore(r io.Reader) error {
 	if err := gob.NewDecoder(r).Decode(&f); err != nil {
 		return fmt.Errorf("restore correlation state: %w", err)
 	}
-	if f.Version != stateVersion {
+	if f.Version != stateVersion && f.Version != 1 {
 		return fmt.Errorf("restore correlation state: version %d, want %d", f.Version, stateVersion)
 	}
 	if len(f.Keys) != len(f.Entries) {
@@ -211,9 +251,37 @@ func (s *State) Restore(r io.Reader) error {
 	s.now = f.Now
 	for i, k := range f.Keys {
 		e := f.Entries[i]
-		e.Sender = s.intern(e.Sender)
+		e.Sender, e.SendingIP = s.intern(e.Sender), s.intern(e.SendingIP)
 		s.entries[s.key(k)] = &e
 	}
 	s.expire()
+	s.pending = nil
+	for name, b := range f.Aux {
+		a, ok := s.aux[name]
+		if !ok {
+			if s.pending == nil {
+				s.pending = map[string][]byte{}
+			}
+			s.pending[name] = b
+			continue
+		}
+		if err := a.restoreAux(b); err != nil {
+			return fmt.Errorf("restore %s state: %w", name, err)
+		}
+	}
 	return nil
+}
+
+// gobBytes encodes v with gob, for an auxState.
+func gobBytes(v any) ([]byte, error) {
+	var b bytes.Buffer
+	if err := gob.NewEncoder(&b).Encode(v); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
+// fromGob decodes what gobBytes wrote into v.
+func fromGob(b []byte, v any) error {
+	return gob.NewDecoder(bytes.NewReader(b)).Decode(v)
 }
