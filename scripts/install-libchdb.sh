@@ -13,8 +13,9 @@
 #      and delete the tarball.
 #
 # Safe to run repeatedly (the second run is instant) and concurrently: downloads are
-# serialized with flock when it is available, and the library is written under a temporary
-# name in the cache directory and renamed into place, so no reader ever sees a partial file.
+# serialized with flock when it is available, and the library is extracted into a temporary
+# directory inside the cache directory and renamed into place, so no reader ever sees a
+# partial file. Needs npm, GNU tar and about 730 MB of free disk while it runs.
 set -euo pipefail
 
 CHDB_VERSION=26.5.3
@@ -70,8 +71,10 @@ if command -v flock >/dev/null 2>&1; then
 fi
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/install-libchdb.XXXXXX")
-PARTIAL="$CACHE_DIR/.libchdb.so.partial.$$"
-cleanup() { rm -rf -- "$WORK"; rm -f -- "$PARTIAL"; }
+# Extract next to the final file (same file system), so that the last step is an
+# atomic rename.
+EXTRACT=$(mktemp -d "$CACHE_DIR/.extract.XXXXXX")
+cleanup() { rm -rf -- "$WORK" "$EXTRACT"; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
@@ -81,17 +84,20 @@ log "downloading $NPM_PACKAGE (about 167 MB) with npm pack"
 TARBALL=$(find "$WORK" -maxdepth 1 -name '*.tgz' -print -quit)
 [[ -n "$TARBALL" && -s "$TARBALL" ]] || die "npm pack $NPM_PACKAGE produced no tarball"
 
-MEMBER=$(tar -tzf "$TARBALL" | grep -E '(^|/)libchdb\.so$' | head -n 1 || true)
-[[ -n "$MEMBER" ]] || die "the tarball of $NPM_PACKAGE ($(basename -- "$TARBALL")) contains no libchdb.so"
-
-log "extracting $MEMBER to $CACHE_LIB"
-tar -xzf "$TARBALL" -O -- "$MEMBER" >"$PARTIAL"
+log "extracting libchdb.so from $(basename -- "$TARBALL")"
+# One pass over the archive; the library is package/libchdb.so in 26.5.3.
+tar -xzmf "$TARBALL" -C "$EXTRACT" --wildcards --no-anchored 'libchdb.so' 2>"$WORK/tar.err" || true
 rm -f -- "$TARBALL"
-[[ -s "$PARTIAL" ]] || die "libchdb.so extracted from $NPM_PACKAGE is empty"
-if [[ "$(head -c 4 "$PARTIAL" | od -An -tx1 | tr -d ' \n')" != 7f454c46 ]]; then
+LIB=$(find "$EXTRACT" -type f -name libchdb.so -print -quit)
+if [[ -z "$LIB" ]]; then
+	cat "$WORK/tar.err" >&2
+	die "the tarball of $NPM_PACKAGE contains no libchdb.so (or could not be unpacked); nothing installed"
+fi
+[[ -s "$LIB" ]] || die "libchdb.so extracted from $NPM_PACKAGE is empty"
+if [[ "$(head -c 4 "$LIB" | od -An -tx1 | tr -d ' \n')" != 7f454c46 ]]; then
 	die "libchdb.so extracted from $NPM_PACKAGE is not an ELF shared library"
 fi
-chmod 0755 "$PARTIAL"
-mv -f -- "$PARTIAL" "$CACHE_LIB"
+chmod 0755 "$LIB"
+mv -f -- "$LIB" "$CACHE_LIB"
 log "installed $CACHE_LIB ($(du -h "$CACHE_LIB" | cut -f1))"
 abspath "$CACHE_LIB"

@@ -13,7 +13,24 @@
 //
 // Loading the engine does not take the process's signals from the Go runtime: the
 // library is told not to install its own crash handlers, and every signal
-// disposition that connecting changes is put back.
+// disposition that connecting changes is put back. The engine prints nothing to
+// stdout or stderr (its logger level is "fatal").
+//
+// Things about chDB 26.5 that callers need to know:
+//   - Do not put tables in the database "default": there an unknown table name
+//     may resolve to a file of that name in the working directory.
+//   - "DROP TABLE|DATABASE ... SYNC" never returns once the database has a table
+//     (and blocks every later statement); drop without SYNC.
+//   - SET changes the shared connection's session for every later statement and
+//     every handle; prefer a SETTINGS clause on the statement.
+//   - The setting async_insert is 1 by default, yet INSERTs here behave as
+//     synchronous ones: they are not delayed (100 rows take ~18 ms with it on or
+//     off) and are deduplicated as below either way. Say async_insert = 0 in
+//     the statement to not depend on that.
+//   - A retried INSERT is dropped when it carries the same
+//     insert_deduplication_token and the table (and each materialized view's
+//     target table) has SETTINGS non_replicated_deduplication_window = N; with
+//     that window, identical INSERTs without a token are dropped too.
 package chdb
 
 import (
@@ -210,8 +227,14 @@ func Open(libPath, dataDir string) (*Conn, error) {
 	return &Conn{dataDir: dir}, nil
 }
 
-// DataDir returns the absolute path of the connection's data directory.
-func (c *Conn) DataDir() string { return c.dataDir }
+// DataDir returns the absolute path of the connection's data directory ("" for
+// a nil Conn).
+func (c *Conn) DataDir() string {
+	if c == nil {
+		return ""
+	}
+	return c.dataDir
+}
 
 // Query runs one SQL statement and returns its output in format (a ClickHouse
 // output format such as "JSONEachRow", "JSON", "TabSeparated" or "CSV"; "" means
@@ -223,9 +246,11 @@ func (c *Conn) DataDir() string { return c.dataDir }
 // When the engine rejects the statement, the error wraps an *EngineError with
 // the engine's message. After Close the error wraps ErrClosed.
 //
-// Statements run one at a time, in the order they get the connection: chDB runs
-// one statement at a time per connection, so concurrent callers wait rather than
-// fail.
+// Query is safe for concurrent use. Statements run one at a time: chDB runs one
+// statement at a time on a connection anyway (a SELECT 1 sent during another
+// goroutine's SELECT sleep(1) returns after it), and Query also holds a mutex
+// around the call so that this does not depend on chDB. A statement that never
+// returns blocks the connection for good; there is no way to cancel one.
 func (c *Conn) Query(sql, format string) ([]byte, error) {
 	if c == nil {
 		return nil, fmt.Errorf("chdb query: %w", ErrClosed)
