@@ -57,7 +57,7 @@ func parseMessage(raw []byte, depth int) ([]Event, error) {
 	}
 	top, body := dsnParseHeader(raw)
 	if len(top) == 0 {
-		return nil, errors.New("dsn: message has no dsnHeader")
+		return nil, errors.New("dsn: message has no header")
 	}
 	w := dsnWalker{budget: maxDecodedBytes, parts: make([]dsnPart, 0, 8)}
 	w.walk(top, body, 0)
@@ -141,7 +141,7 @@ func (m *bounceMsg) findOriginal() {
 	for _, p := range m.parts {
 		switch p.ctype {
 		case "message/rfc822", "text/rfc822-headers", "message/rfc822-headers", "message/global",
-			"message/global-headers", "text/rfc822-dsnHeader":
+			"message/global-headers", "text/rfc822-header":
 			h, _ := dsnParseHeader(p.body)
 			if len(h) > 0 {
 				m.orig = h
@@ -163,7 +163,7 @@ func (m *bounceMsg) findOriginal() {
 // buildText collects the human-readable notification: the text/plain parts (or the HTML ones
 // converted when there is no plain text), with any inlined copy of the original cut off.
 func (m *bounceMsg) buildText() {
-	var b []byte
+	var b strings.Builder
 	for _, want := range []string{"text/plain", "text/html"} {
 		for _, p := range m.parts {
 			if p.ctype != want {
@@ -177,20 +177,27 @@ func (m *bounceMsg) buildText() {
 				body = body[:maxScanTextBytes]
 			}
 			body = cutOriginal(body)
-			b = append(b, body...)
-			b = append(b, '\n')
-			if len(b) > maxScanTextBytes {
+			b.Grow(len(body) + 1)
+			// Written without carriage returns: the text is taken apart by lines.
+			for len(body) > 0 {
+				i := bytes.IndexByte(body, '\r')
+				if i < 0 {
+					b.Write(body)
+					break
+				}
+				b.Write(body[:i])
+				body = body[i+1:]
+			}
+			b.WriteByte('\n')
+			if b.Len() > maxScanTextBytes {
 				break
 			}
 		}
-		if len(bytes.TrimSpace(b)) > 0 {
+		if strings.TrimSpace(b.String()) != "" {
 			break
 		}
 	}
-	if bytes.IndexByte(b, '\r') >= 0 {
-		b = bytes.ReplaceAll(b, []byte("\r"), nil)
-	}
-	m.text = string(b)
+	m.text = b.String()
 }
 
 // fillBase sets what every event of the message shares.

@@ -435,11 +435,11 @@ func dsnFirstAddr(s string) string {
 // originalMarkers are lower-cased lines that announce the copy of the original message.
 var originalMarkers = []string{
 	"this is a copy of the message", "below this line is a copy of the message", "original message follows",
-	"original message dsnHeader", "unsent message below", "message headers follow",
+	"original message header", "unsent message below", "message headers follow",
 	"---- original message", "--- original message", "headers of the original message", "original message:",
 	"copy of the original message", "this is a copy of your message", "returned message follows",
-	"----- message dsnHeader follows", "------ original message dsnHeader", "content-type: message/rfc822",
-	"the headers of the original message", "--- headers of your message", "original dsnHeader",
+	"----- message header follows", "------ original message header", "content-type: message/rfc822",
+	"the headers of the original message", "--- headers of your message", "original header",
 }
 
 // cutOriginal returns the notification text before the copy of the original message: the
@@ -487,8 +487,28 @@ func cutOriginal(b []byte) []byte {
 
 // mayAnnounceCopy is a cheap test for the words every originalMarkers entry contains.
 func mayAnnounceCopy(line []byte) bool {
-	for _, w := range [...]string{"riginal", "opy", "nsent", "eader", "eturned", "RIGINAL", "OPY", "rfc822"} {
-		if bytes.Contains(line, []byte(w)) {
+	// One pass: every marker holds one of these words.
+	for i := 0; i < len(line); i++ {
+		c := line[i] | 0x20 // ASCII lower case; other bytes do not match below
+		var w string
+		switch c {
+		case 'c':
+			w = "copy"
+		case 'o':
+			w = "original"
+		case 'u':
+			w = "unsent"
+		case 'h':
+			w = "header"
+		case 'r':
+			if dsnHasPrefixFoldBytes(line[i:], "rfc822") {
+				return true
+			}
+			w = "returned"
+		default:
+			continue
+		}
+		if dsnHasPrefixFoldBytes(line[i:], w) {
 			return true
 		}
 	}
@@ -499,7 +519,7 @@ func mayAnnounceCopy(line []byte) bool {
 var inlineStarts = []string{"return-path:", "received:", "message-id:", "from:", "date:", "to:", "subject:", "mime-version:", "x-"}
 
 // findInlineHeader finds a copy of a message header in text: a block of at least three
-// dsnHeader fields among which Message-ID or From with Subject or Date. It returns the header
+// header fields among which Message-ID or From with Subject or Date. It returns the header
 // and the offset of its first line, or nil and -1.
 func findInlineHeader(b []byte) (dsnHeader, int) {
 	if len(b) > maxScanTextBytes {

@@ -445,3 +445,20 @@ func TestDSNIndexFold(t *testing.T) {
 		}
 	}
 }
+
+// TestMayAnnounceCopy: the prefilter must pass every marker of the original-message copy, in
+// any case, and pass over ordinary lines.
+func TestMayAnnounceCopy(t *testing.T) {
+	for _, m := range originalMarkers {
+		for _, s := range []string{m, strings.ToUpper(m), "  " + m + " --"} {
+			if !mayAnnounceCopy([]byte(s)) {
+				t.Errorf("mayAnnounceCopy(%q) = false", s)
+			}
+		}
+	}
+	for _, s := range []string{"550 5.1.1 User unknown", "This message was created automatically by mail delivery software.", ""} {
+		if mayAnnounceCopy([]byte(s)) {
+			t.Errorf("mayAnnounceCopy(%q) = true", s)
+		}
+	}
+}
