@@ -6,7 +6,11 @@ BIN       := bin/bouncehouse
 FUZZTIME  ?= 10s
 BENCHCOUNT ?= 6
 
-.PHONY: all build demo test vet fmt-check unit fuzz bench clean check-go
+.PHONY: all build demo test vet fmt-check unit fuzz bench clean check-go engine
+
+# The embedded ClickHouse engine (libchdb.so): found where it is installed, or downloaded
+# once (167 MB, npm registry) into ~/.cache/bouncehouse. The script prints its path.
+CHDB_LIB_CMD := bash scripts/install-libchdb.sh
 
 all: build
 
@@ -34,8 +38,11 @@ fmt-check: check-go
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
 
-unit: check-go
-	$(GO) test -race -count=1 ./...
+engine:
+	@$(CHDB_LIB_CMD) >/dev/null
+
+unit: check-go engine
+	CHDB_LIB=$$($(CHDB_LIB_CMD)) $(GO) test -race -count=1 ./...
 
 # A short run of every fuzz target: finds regressions; long runs are `make fuzz FUZZTIME=10m`.
 fuzz: check-go

@@ -736,3 +736,41 @@ func (r Result) String() string {
 	return fmt.Sprintf("%s (%s, %s) rule=%s provider=%s code=%s", r.Category, r.BounceClass,
 		r.ActionParty, r.Rule, r.Provider, r.ProviderCode)
 }
+
+// CategoryInfos returns what the rule data says of every category, in taxonomy order: for
+// reference tables, reports and documentation.
+func (c *Classifier) CategoryInfos() []CategoryInfo {
+	out := make([]CategoryInfo, 0, len(c.categories))
+	for _, name := range Categories {
+		if ci := c.categories[name]; ci != nil {
+			out = append(out, *ci)
+		}
+	}
+	return out
+}
+
+// BlocklistInfo describes one blocklist provider value (taxonomy §3.4).
+type BlocklistInfo struct {
+	ID     string // the value in blocklist_providers, e.g. spamhaus_zen
+	Family string // the operator, e.g. spamhaus
+	Object string // what it lists: ip or domain
+	Delist string // where the listed party asks for removal; "" when unknown
+}
+
+// Blocklists returns every blocklist provider of the rule data, in rule order.
+func (c *Classifier) Blocklists() []BlocklistInfo {
+	out := make([]BlocklistInfo, 0, len(c.blocklists))
+	seen := map[string]bool{}
+	for _, b := range c.blocklists {
+		if seen[b.ID] {
+			continue
+		}
+		seen[b.ID] = true
+		obj := b.Object
+		if obj == "" {
+			obj = "ip"
+		}
+		out = append(out, BlocklistInfo{ID: b.ID, Family: b.Family, Object: obj, Delist: b.Delist})
+	}
+	return out
+}

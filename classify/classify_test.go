@@ -328,3 +328,31 @@ func TestClassifyConcurrent(t *testing.T) {
 		<-done
 	}
 }
+
+// TestReferenceData checks the category and blocklist listings that the storage reference
+// tables are filled from.
+func TestReferenceData(t *testing.T) {
+	c := mustDefault(t)
+	infos := c.CategoryInfos()
+	if len(infos) != len(Categories) {
+		t.Fatalf("CategoryInfos: %d entries, want %d", len(infos), len(Categories))
+	}
+	for i, ci := range infos {
+		if ci.Name != Categories[i] || ci.Group == "" || ci.Remediation == "" {
+			t.Errorf("category %d: %+v", i, ci)
+		}
+	}
+	var zen *BlocklistInfo
+	bls := c.Blocklists()
+	for i := range bls {
+		if bls[i].ID == "spamhaus_zen" {
+			zen = &bls[i]
+		}
+		if bls[i].Object != "ip" && bls[i].Object != "domain" {
+			t.Errorf("blocklist %s: object %q", bls[i].ID, bls[i].Object)
+		}
+	}
+	if zen == nil || zen.Family != "spamhaus" || zen.Delist == "" {
+		t.Errorf("spamhaus_zen: %+v", zen)
+	}
+}
