@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"strings"
@@ -176,11 +177,11 @@ func (s *Store) Watermarks(ctx context.Context, topic string) (map[int32]int64, 
 }
 
 // SaveState stores the correlation state of one partition's parser as of offset (the last
-// record it has seen).
+// record it has seen). The state is stored base64-encoded: query results travel as text.
 func (s *Store) SaveState(ctx context.Context, topic string, partition int32, offset int64, state []byte) error {
 	err := s.b.exec(ctx, "INSERT INTO "+s.layout().view("consumer_state")+
 		" (kafka_topic, kafka_partition, kafka_offset, state) VALUES ({t:String}, {p:Int32}, {o:Int64}, {s:String})",
-		Params{"t": topic, "p": partition, "o": offset, "s": string(state)})
+		Params{"t": topic, "p": partition, "o": offset, "s": base64.StdEncoding.EncodeToString(state)})
 	if err != nil {
 		return fmt.Errorf("save state of %s/%d: %w", topic, partition, err)
 	}
@@ -201,7 +202,11 @@ func (s *Store) LoadState(ctx context.Context, topic string, partition int32) (i
 	if len(res.Rows) == 0 {
 		return 0, nil, fmt.Errorf("load state of %s/%d: %w", topic, partition, ErrNoState)
 	}
-	return asInt(res.Rows[0][0]), []byte(asString(res.Rows[0][1])), nil
+	state, err := base64.StdEncoding.DecodeString(asString(res.Rows[0][1]))
+	if err != nil {
+		return 0, nil, fmt.Errorf("load state of %s/%d: %w", topic, partition, err)
+	}
+	return asInt(res.Rows[0][0]), state, nil
 }
 
 // Query runs one statement and returns its result. SQL comes from the caller (the query

@@ -20,13 +20,13 @@ func checkParamName(n string) error {
 }
 
 // paramText is the text form of a parameter value, as ClickHouse parses it for the type
-// the SQL gives ({name:Type}).
+// the SQL gives ({name:Type}): the value in the escaped (TabSeparated) text format.
 func paramText(v any) (string, error) {
 	switch x := v.(type) {
 	case string:
-		return x, nil
+		return escapeText(x), nil
 	case []byte:
-		return string(x), nil
+		return escapeText(string(x)), nil
 	case bool:
 		if x {
 			return "true", nil
@@ -54,9 +54,40 @@ func paramText(v any) (string, error) {
 			b.WriteString(quoteSQL(s))
 		}
 		b.WriteByte(']')
-		return b.String(), nil
+		return b.String(), nil // an array's text form quotes its elements itself
 	}
 	return "", fmt.Errorf("query parameter of type %T is not supported", v)
+}
+
+// escapeText escapes s as a value of ClickHouse's escaped text format (TabSeparated), the
+// form in which query parameter values are parsed.
+func escapeText(s string) string {
+	if !strings.ContainsAny(s, "\\\t\n\r\x00\b\f") {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s) + 8)
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '\\':
+			b.WriteString(`\\`)
+		case '\t':
+			b.WriteString(`\t`)
+		case '\n':
+			b.WriteString(`\n`)
+		case '\r':
+			b.WriteString(`\r`)
+		case 0:
+			b.WriteString(`\0`)
+		case '\b':
+			b.WriteString(`\b`)
+		case '\f':
+			b.WriteString(`\f`)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
 }
 
 // quoteSQL returns s as a ClickHouse string literal.
