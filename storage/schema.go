@@ -335,3 +335,31 @@ func (s *Store) replaceRows(ctx context.Context, table, onCluster, cols string, 
 	}
 	return nil
 }
+
+// SchemaSQL returns the statements of every migration for the configuration (its database,
+// cluster and retention), for review or for applying by other means.
+func SchemaSQL(cfg Config) (string, error) {
+	cfg = cfg.withDefaults()
+	if !isIdent(cfg.Database) || cfg.Cluster != "" && !isIdent(cfg.Cluster) {
+		return "", fmt.Errorf("schema: database %q or cluster %q is not a plain identifier", cfg.Database, cfg.Cluster)
+	}
+	l := layout{DB: cfg.Database, Cluster: cfg.Cluster, RetentionDays: cfg.RetentionDays}
+	ms, err := migrations()
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "CREATE DATABASE IF NOT EXISTS %s%s;\n\n", quoteIdent(l.DB), l.onCluster())
+	for _, m := range ms {
+		st, err := l.statements(m)
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprintf(&b, "-- %04d_%s\n", m.Version, m.Name)
+		for _, s := range st {
+			b.WriteString(s)
+			b.WriteString(";\n\n")
+		}
+	}
+	return b.String(), nil
+}

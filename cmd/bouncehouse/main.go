@@ -47,7 +47,8 @@ messages), classifies every failed or deferred recipient into the delivery-failu
 receiver answers in, and says who must act and what to do.`,
 		Example: `  bouncehouse explain "550 5.7.1 Relay access denied"
   bouncehouse classify /var/log/mail.log
-  bouncehouse classify --input response examples/responses.txt`,
+  bouncehouse classify --input response examples/responses.txt
+  bouncehouse migrate && bouncehouse query "SELECT * FROM bouncehouse.blocked_ips_now"`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
@@ -58,7 +59,7 @@ receiver answers in, and says who must act and what to do.`,
 		"extra classification rule file (YAML, see classify/rules/README.md); tried before the built-in rules; repeatable")
 	root.PersistentFlags().StringVar(&opts.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newExplainCommand(opts), newClassifyCommand(opts))
+	root.AddCommand(newExplainCommand(opts), newClassifyCommand(opts), newMigrateCommand(), newQueryCommand())
 	return root
 }
 

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/bouncehouse/bouncehouse/storage"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -288,5 +290,48 @@ func TestSniffKind(t *testing.T) {
 		if got := sniffKind(c.name, []byte(c.head)); got != c.want {
 			t.Errorf("sniffKind(%q, %q) = %q, want %q", c.name, c.head, got, c.want)
 		}
+	}
+}
+
+// TestMigrateAndQuery runs migrate twice and query in every output format on the embedded
+// engine.
+func TestMigrateAndQuery(t *testing.T) {
+	if _, err := storage.EmbeddedLibrary(); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal(err)
+		}
+		t.Skip("embedded engine not installed:", err)
+	}
+	dir := filepath.Join(t.TempDir(), "data")
+	out, errOut, code := runCLI(t, "", "migrate", "--data", dir)
+	if code != exitOK || !strings.Contains(out, "applied 0001_events, 0002_rollups, 0003_views") {
+		t.Fatalf("migrate: code %d\n%s%s", code, out, errOut)
+	}
+	out, _, code = runCLI(t, "", "migrate", "--data", dir)
+	if code != exitOK || !strings.Contains(out, "up to date (3 migrations)") {
+		t.Errorf("second migrate: code %d\n%s", code, out)
+	}
+	q := "SELECT name, customer_issue FROM bouncehouse.categories WHERE customer_issue = {issue:String}"
+	out, _, code = runCLI(t, "", "query", "--data", dir, "--param", "issue=spf", q)
+	if code != exitOK || !strings.Contains(out, "spf_fail") || !strings.Contains(out, "(1 rows)") {
+		t.Errorf("query table: code %d\n%s", code, out)
+	}
+	out, _, _ = runCLI(t, "", "query", "--data", dir, "--format", "csv", "--param", "issue=relay", q)
+	if out != "name,customer_issue\nrelay_denied,relay\n" {
+		t.Errorf("query csv: %q", out)
+	}
+	out, _, _ = runCLI(t, "", "query", "--data", dir, "--format", "json", "SELECT 1 AS n, ['a'] AS l, toDateTime('2026-11-16 10:00:00', 'UTC') AS t")
+	if out != `{"l":["a"],"n":1,"t":"2026-11-16T10:00:00Z"}`+"\n" {
+		t.Errorf("query json: %q", out)
+	}
+	if _, errOut, code := runCLI(t, "", "query", "--data", dir, "SELEC 1"); code != exitError || !strings.Contains(errOut, "SYNTAX_ERROR") {
+		t.Errorf("bad SQL: code %d, %s", code, errOut)
+	}
+	if _, _, code := runCLI(t, "", "query", "--data", dir, "--format", "xml", "SELECT 1"); code != exitUsage {
+		t.Errorf("bad format: code %d", code)
+	}
+	out, _, code = runCLI(t, "", "migrate", "--cluster", "mail", "--print")
+	if code != exitOK || !strings.Contains(out, "ReplicatedMergeTree") || !strings.Contains(out, "ENGINE = Distributed(`mail`") {
+		t.Errorf("migrate --cluster --print: code %d", code)
 	}
 }
