@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -17,9 +18,10 @@ import (
 
 // embedded runs the schema in-process with chDB (libchdb.so), in a data directory.
 type embedded struct {
-	conn *chdb.Conn
-	mu   sync.Mutex // guards buf
-	buf  []byte     // the INSERT statement being built, reused between batches
+	conn    *chdb.Conn
+	mu      sync.Mutex // guards buf
+	buf     []byte     // the INSERT statement being built, reused between batches
+	batches sync.Pool  // of *nativeBatch: concurrent writers encode while the engine inserts
 }
 
 func openEmbedded(cfg Config) (backend, error) {
@@ -154,19 +156,48 @@ func insertPrefix(b []byte, table string, cols []string, token string) []byte {
 	return append(b, " FORMAT JSONEachRow\n"...)
 }
 
+// insertEvents encodes the rows as a Native block in Go, spools it to a file (in memory
+// where /dev/shm exists) and has the engine read it with file(): the engine then copies
+// columns instead of parsing text. (Binary data cannot go inline in the statement: chDB ends
+// inline data at the first blank line.) Encoding happens outside the engine's lock, so
+// concurrent writers overlap it with the previous insert.
 func (e *embedded) insertEvents(ctx context.Context, table string, rows []Row, token string, priv privacy) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	now := time.Now()
-	b := insertPrefix(e.buf[:0], table, eventColumns, token)
-	for i := range rows {
-		b = appendEventJSON(b, &rows[i], priv, now)
+	nb, _ := e.batches.Get().(*nativeBatch)
+	if nb == nil {
+		nb = newNativeBatch()
 	}
-	e.buf = b
-	return e.run(b)
+	defer e.batches.Put(nb)
+	if err := nb.encode(rows, priv, time.Now()); err != nil {
+		return err
+	}
+	path := spoolPath()
+	if err := os.WriteFile(path, nb.buf.Buf, 0o600); err != nil {
+		return fmt.Errorf("spool batch: %w", err)
+	}
+	defer os.Remove(path)
+	if cap(nb.buf.Buf) > maxKeptBuffer {
+		nb.buf.Buf = nil
+	}
+	var sql strings.Builder
+	sql.WriteString("INSERT INTO ")
+	sql.WriteString(table)
+	sql.WriteString(" (")
+	sql.WriteString(strings.Join(eventColumns, ", "))
+	sql.WriteString(") SETTINGS async_insert = 0")
+	if token != "" {
+		sql.WriteString(", insert_deduplication_token = ")
+		sql.WriteString(quoteSQL(token))
+	}
+	sql.WriteString(" SELECT * FROM file(")
+	sql.WriteString(quoteSQL(path))
+	sql.WriteString(", 'Native', ")
+	sql.WriteString(quoteSQL(eventStructure))
+	sql.WriteString(")")
+	_, err := e.conn.Query(sql.String(), "")
+	return err
 }
 
 func (e *embedded) insertUnparsed(ctx context.Context, table string, recs []Unparsed, token string) error {

@@ -21,7 +21,7 @@ CREATE TABLE IF NOT EXISTS `bouncehouse`.`delivery_events_local` ON CLUSTER `mai
     smtp_code           UInt16,
     enhanced_status     LowCardinality(String),
     smtp_phase          LowCardinality(String),
-    response            String CODEC(ZSTD(3)),
+    response            String CODEC(ZSTD(1)),
     category            LowCardinality(String),
     bounce_class        LowCardinality(String),
     action_party        LowCardinality(String),
