@@ -124,7 +124,7 @@ func realisticRows(n int, seed uint64) []Row {
 			MTAHost: fmt.Sprintf("mx-out%d", rng.IntN(8)), MTAInstance: "postfix", QueueID: hex(10 + rng.IntN(4)),
 			MessageID: fmt.Sprintf("%d.%s@mail.%s.example", now.Unix()-int64(rng.IntN(86400)), hex(12), cust),
 			Direction: ingest.Outbound, Sender: "news@" + cust + ".example", SenderDomain: cust + ".example", Customer: cust,
-			Recipient: fmt.Sprintf("%s.%d@%s", []string{"ann", "ben", "cleo", "dora", "erik", "fay"}[rng.IntN(6)], rng.IntN(1_000_000), rcptDomain),
+			Recipient:       fmt.Sprintf("%s.%d@%s", []string{"ann", "ben", "cleo", "dora", "erik", "fay"}[rng.IntN(6)], rng.IntN(1_000_000), rcptDomain),
 			RecipientDomain: rcptDomain, SendingIP: fmt.Sprintf("203.0.113.%d", 10+rng.IntN(40)), Pool: fmt.Sprintf("pool-%d", rng.IntN(4)),
 			RemoteHost: "mx." + rcptDomain, RemoteIP: fmt.Sprintf("198.51.100.%d", rng.IntN(250)), Provider: prov,
 		}
