@@ -1,0 +1,388 @@
+package pipeline
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/bouncehouse/bouncehouse/ingest"
+	"github.com/bouncehouse/bouncehouse/storage"
+)
+
+// maxRawBytes bounds the raw text kept of an unparsed record.
+const maxRawBytes = 64 << 10
+
+// worker consumes one partition for one generation of the group.
+type worker struct {
+	p         *Pipeline
+	gen       *kafka.Generation
+	dialer    *kafka.Dialer
+	topic     string
+	kind      Kind
+	partition int
+	committed int64 // the group's committed offset at assignment (or FirstOffset)
+
+	proc      *ingest.Processor
+	watermark int64 // events of records at or below it are stored already
+	evs       []ingest.Event
+	rows      []storage.Row
+	unparsed  []storage.Unparsed
+	lines     []RawLine
+	lastRead  int64 // offset of the last record processed, -1 before the first
+	lastDone  int64 // offset of the last record committed
+	batchAt   time.Time
+	stateAt   time.Time
+	stateOff  int64 // offset the saved state is as of
+	labelPart string
+}
+
+// run is the partition's loop; it returns when the generation ends (rebalance) or the
+// pipeline stops, after storing and committing what it has read.
+func (w *worker) run(ctx context.Context) {
+	w.labelPart = strconv.Itoa(w.partition)
+	log := w.p.log.With("topic", w.topic, "partition", w.partition)
+	start, err := w.setup(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			log.Error("partition setup failed", "err", err)
+		}
+		return
+	}
+	r := kafka.NewReader(kafka.ReaderConfig{Brokers: w.p.cfg.Kafka.Brokers, Dialer: w.dialer, Topic: w.topic,
+		Partition: w.partition, MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 250 * time.Millisecond, QueueCapacity: 1000,
+		ReadBackoffMin: 100 * time.Millisecond, ReadBackoffMax: 2 * time.Second})
+	defer r.Close()
+	if err := r.SetOffset(start); err != nil {
+		log.Error("seek", "offset", start, "err", err)
+		return
+	}
+	log.Info("consuming partition", "from", start, "watermark", w.watermark, "state_entries", w.proc.State().Len())
+	for {
+		fctx, cancel := ctx, context.CancelFunc(func() {})
+		if w.pending() {
+			fctx, cancel = context.WithDeadline(ctx, w.batchAt.Add(w.p.cfg.FlushInterval))
+		}
+		msg, err := r.FetchMessage(fctx)
+		cancel()
+		if err != nil {
+			if ctx.Err() != nil {
+				w.finish(log)
+				return
+			}
+			if errors.Is(err, context.DeadlineExceeded) {
+				w.flush(ctx, log)
+				continue
+			}
+			log.Warn("read failed; retrying", "err", err)
+			if !sleep(ctx, time.Second) {
+				w.finish(log)
+				return
+			}
+			continue
+		}
+		w.handle(msg)
+		if len(w.rows) >= w.p.cfg.BatchSize || w.pending() && time.Since(w.batchAt) >= w.p.cfg.FlushInterval {
+			w.flush(ctx, log)
+		}
+	}
+}
+
+// setup reads the partition's watermark and saved state and returns where to start reading:
+// after the saved state's offset when there is one (records up to the watermark are then
+// re-read to rebuild correlation, their events dropped), else the committed offset.
+func (w *worker) setup(ctx context.Context) (int64, error) {
+	w.lastRead, w.lastDone, w.stateOff = -1, -1, -1
+	for attempt := 0; ; attempt++ {
+		start, err := w.resume(ctx)
+		if err == nil {
+			return start, nil
+		}
+		w.p.setStoreErr(err)
+		w.p.log.Warn("partition setup: store unavailable; retrying", "topic", w.topic, "partition", w.partition, "err", err)
+		if !sleep(ctx, backoff(attempt)) {
+			return 0, ctx.Err()
+		}
+	}
+}
+
+// resume reads the watermark and the saved state from the store.
+func (w *worker) resume(ctx context.Context) (int64, error) {
+	w.proc = w.p.newProcessor()
+	wm, err := w.p.store.Watermarks(ctx, w.topic)
+	if err != nil {
+		return 0, err
+	}
+	w.watermark = -1
+	if v, ok := wm[int32(w.partition)]; ok {
+		w.watermark = v
+	}
+	off, blob, err := w.p.store.LoadState(ctx, w.topic, int32(w.partition))
+	switch {
+	case err == nil:
+		if rerr := w.proc.State().Restore(bytes.NewReader(blob)); rerr != nil {
+			w.p.log.Warn("saved state unreadable; starting without it", "topic", w.topic, "partition", w.partition, "err", rerr)
+			w.proc = w.p.newProcessor()
+			break
+		}
+		w.stateOff, w.lastDone = off, off
+		return off + 1, nil
+	case !errors.Is(err, storage.ErrNoState):
+		return 0, err
+	}
+	if w.committed >= 0 {
+		w.lastDone = w.committed - 1
+		return w.committed, nil
+	}
+	return kafka.FirstOffset, nil
+}
+
+func (w *worker) pending() bool {
+	return len(w.rows) > 0 || len(w.unparsed) > 0 || w.lastRead > w.lastDone
+}
+
+// handle parses one record into rows (or an unparsed row).
+func (w *worker) handle(msg kafka.Message) {
+	m := w.p.metrics
+	m.records.WithLabelValues(w.topic).Inc()
+	if !w.pending() {
+		w.batchAt = time.Now()
+	}
+	w.lastRead = msg.Offset
+	if msg.HighWaterMark > 0 {
+		m.lag.WithLabelValues(w.topic, w.labelPart).Set(float64(msg.HighWaterMark - msg.Offset - 1))
+	}
+	replay := msg.Offset <= w.watermark
+	kind := w.kind
+	if kind == KindAuto {
+		kind = sniffKind(msg.Value)
+	}
+	fail := func(line int, raw string, err error) {
+		m.parseErrors.WithLabelValues(w.topic).Inc()
+		if replay {
+			return
+		}
+		if len(raw) > maxRawBytes {
+			raw = raw[:maxRawBytes]
+		}
+		w.unparsed = append(w.unparsed, storage.Unparsed{Source: string(kind), Topic: w.topic, Partition: int32(w.partition),
+			Offset: msg.Offset, Line: line, Err: err.Error(), Raw: raw})
+	}
+	index := uint32(0)
+	add := func(evs []ingest.Event, text string) {
+		for i := range evs {
+			ev := &evs[i]
+			if ev.MTAHost == "" && len(msg.Key) > 0 {
+				ev.MTAHost = string(msg.Key)
+			}
+			if replay {
+				m.dropped.WithLabelValues(w.topic).Inc()
+				continue
+			}
+			w.rows = append(w.rows, storage.Row{Event: *ev, Topic: w.topic, Partition: int32(w.partition),
+				Offset: msg.Offset, RecordIndex: index})
+			index++
+			if w.p.sink != nil {
+				w.lines = append(w.lines, RawLine{Time: ev.EventTime, Text: text, MTA: ev.MTA, MTAHost: ev.MTAHost,
+					Outcome: string(ev.Outcome), Category: ev.Category})
+			}
+		}
+	}
+	switch kind {
+	case KindBounceEmails:
+		evs, err := w.proc.Message(msg.Value, w.evs[:0])
+		w.evs = evs
+		if err != nil && len(evs) == 0 {
+			fail(0, string(msg.Value), err)
+			return
+		}
+		add(evs, "bounce email "+firstMessageID(msg.Value))
+	case KindESPEvents:
+		rec := ingest.Record{Message: string(bytes.TrimSpace(msg.Value)), JSON: true, Time: msg.Time}
+		evs, err := w.proc.Record(&rec, ingest.FormatAuto, w.evs[:0])
+		w.evs = evs
+		if err != nil {
+			fail(0, rec.Message, err)
+		}
+		add(evs, rec.Message)
+	default:
+		value := msg.Value
+		for n := 1; len(value) > 0; n++ {
+			var line []byte
+			if i := bytes.IndexByte(value, '\n'); i >= 0 {
+				line, value = value[:i], value[i+1:]
+			} else {
+				line, value = value, nil
+			}
+			line = bytes.TrimRight(line, "\r")
+			if len(bytes.TrimSpace(line)) == 0 {
+				continue
+			}
+			text := string(line)
+			evs, err := w.proc.Line(text, n, ingest.FormatAuto, w.evs[:0])
+			w.evs = evs
+			if err != nil {
+				fail(n, text, err)
+			}
+			add(evs, text)
+		}
+	}
+	w.p.metrics.stateEntries.WithLabelValues(w.topic, w.labelPart).Set(float64(w.proc.State().Len()))
+}
+
+// flush stores the batch (retrying with backoff while the store fails: the partition does
+// not read on meanwhile, so memory stays bounded), saves the state when it is due, and
+// commits the offset after the last record handled.
+func (w *worker) flush(ctx context.Context, log *slog.Logger) bool {
+	if !w.pending() {
+		return true
+	}
+	if !w.store(ctx, log) {
+		return false
+	}
+	if time.Since(w.stateAt) >= w.p.cfg.StateInterval {
+		w.saveState(ctx, log)
+	}
+	w.commit(log)
+	return true
+}
+
+// store inserts the batch until it is stored or ctx ends.
+func (w *worker) store(ctx context.Context, log *slog.Logger) bool {
+	m := w.p.metrics
+	for attempt := 0; ; attempt++ {
+		start := time.Now()
+		err := w.p.store.InsertEvents(ctx, w.rows, storage.BatchToken("events", w.rows))
+		if err == nil {
+			err = w.p.store.InsertUnparsed(ctx, w.unparsed, unparsedToken(w.unparsed))
+		}
+		if err == nil {
+			w.p.setStoreErr(nil)
+			if len(w.rows) > 0 {
+				m.batchSize.Observe(float64(len(w.rows)))
+				m.insertTime.Observe(time.Since(start).Seconds())
+			}
+			for i := range w.rows {
+				m.events.WithLabelValues(w.topic, string(w.rows[i].Outcome), w.rows[i].Category).Inc()
+			}
+			m.lastStored.WithLabelValues(w.topic).SetToCurrentTime()
+			if w.p.sink != nil {
+				for _, l := range w.lines {
+					w.p.sink.Push(l)
+				}
+			}
+			w.rows, w.unparsed, w.lines = w.rows[:0], w.unparsed[:0], w.lines[:0]
+			return true
+		}
+		m.insertErrors.Inc()
+		w.p.setStoreErr(err)
+		log.Warn("store failed; retrying the batch", "events", len(w.rows), "attempt", attempt+1, "err", err)
+		if !sleep(ctx, backoff(attempt)) {
+			return false
+		}
+	}
+}
+
+func (w *worker) saveState(ctx context.Context, log *slog.Logger) {
+	var b bytes.Buffer
+	if err := w.proc.State().Save(&b); err != nil {
+		log.Warn("save state", "err", err)
+		return
+	}
+	if err := w.p.store.SaveState(ctx, w.topic, int32(w.partition), w.lastRead, b.Bytes()); err != nil {
+		log.Warn("save state", "err", err)
+		return
+	}
+	w.stateAt, w.stateOff = time.Now(), w.lastRead
+}
+
+func (w *worker) commit(log *slog.Logger) {
+	if w.lastRead <= w.lastDone {
+		return
+	}
+	if err := w.gen.CommitOffsets(map[string]map[int]int64{w.topic: {w.partition: w.lastRead + 1}}); err != nil {
+		// The generation ended (rebalance): the next owner re-reads from the last commit and
+		// drops what is stored by watermark.
+		log.Warn("commit offsets", "offset", w.lastRead+1, "err", err)
+		return
+	}
+	w.lastDone = w.lastRead
+	w.p.metrics.commits.WithLabelValues(w.topic).Inc()
+}
+
+// finish stores, saves the state and commits when the partition is given up (rebalance or
+// shutdown), with a deadline of its own.
+func (w *worker) finish(log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if !w.store(ctx, log) {
+		log.Warn("partition given up with its batch unstored; the next owner re-reads it", "events", len(w.rows))
+		return
+	}
+	if w.lastRead > w.stateOff {
+		w.saveState(ctx, log)
+	}
+	w.commit(log)
+	log.Info("partition released", "offset", w.lastRead+1)
+}
+
+// unparsedToken is the deduplication token of a batch of unparsed records.
+func unparsedToken(us []storage.Unparsed) string {
+	if len(us) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("unparsed;%s/%d:%d-%d:%d", us[0].Topic, us[0].Partition, us[0].Offset, us[len(us)-1].Offset, len(us))
+}
+
+// sniffKind decides what a record of an auto topic holds: an RFC 5322 message starts with
+// a header field and has a blank line ending its header; anything else is log lines (or
+// ESP JSON, which the log framing recognises).
+func sniffKind(v []byte) Kind {
+	v = bytes.TrimLeft(v, "\r\n")
+	i := 0
+	for i < len(v) && i < 80 && (v[i] >= 'a' && v[i] <= 'z' || v[i] >= 'A' && v[i] <= 'Z' || i > 0 && (v[i] == '-' || v[i] >= '0' && v[i] <= '9')) {
+		i++
+	}
+	if i > 0 && i < len(v)-1 && v[i] == ':' && (v[i+1] == ' ' || v[i+1] == '\t') &&
+		(bytes.Contains(v, []byte("\n\n")) || bytes.Contains(v, []byte("\r\n\r\n"))) {
+		return KindBounceEmails
+	}
+	return KindMTALogs
+}
+
+// firstMessageID returns the Message-ID of a raw message for the Loki line, or "".
+func firstMessageID(v []byte) string {
+	head := v
+	if i := bytes.Index(head, []byte("\n\n")); i >= 0 {
+		head = head[:i]
+	}
+	for _, line := range bytes.Split(head, []byte("\n")) {
+		if len(line) > 11 && bytes.EqualFold(line[:11], []byte("message-id:")) {
+			return string(bytes.TrimSpace(line[11:]))
+		}
+	}
+	return ""
+}
+
+// backoff is the wait before retry attempt n: 100 ms doubling to 10 s.
+func backoff(n int) time.Duration {
+	d := 100 * time.Millisecond << min(n, 7)
+	return min(d, 10*time.Second)
+}
+
+// sleep waits d or until ctx ends; it reports whether the wait completed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
