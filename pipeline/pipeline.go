@@ -41,6 +41,19 @@ type Pipeline struct {
 	ready    atomic.Bool // joined the group and assigned
 	mu       sync.Mutex
 	storeErr error // the last insert error, "" when the last insert succeeded
+
+	hooks hooks // for tests: crash and failure injection
+}
+
+// hooks let tests crash a pipeline at chosen points and make the store fail.
+type hooks struct {
+	// crash makes workers stop without storing, saving or committing when their context
+	// ends, like a killed process.
+	crash atomic.Bool
+	// afterStore runs after a batch is stored and before its state save and commit.
+	afterStore func()
+	// storeFault, when it returns an error, fails an insert attempt before it reaches the store.
+	storeFault func() error
 }
 
 // New builds a pipeline over an open store. sink may be nil.

@@ -245,6 +245,12 @@ func (w *worker) flush(ctx context.Context, log *slog.Logger) bool {
 	if !w.store(ctx, log) {
 		return false
 	}
+	if h := w.p.hooks.afterStore; h != nil {
+		h()
+		if ctx.Err() != nil && w.p.hooks.crash.Load() {
+			return false
+		}
+	}
 	if time.Since(w.stateAt) >= w.p.cfg.StateInterval {
 		w.saveState(ctx, log)
 	}
@@ -257,7 +263,13 @@ func (w *worker) store(ctx context.Context, log *slog.Logger) bool {
 	m := w.p.metrics
 	for attempt := 0; ; attempt++ {
 		start := time.Now()
-		err := w.p.store.InsertEvents(ctx, w.rows, storage.BatchToken("events", w.rows))
+		var err error
+		if f := w.p.hooks.storeFault; f != nil {
+			err = f()
+		}
+		if err == nil {
+			err = w.p.store.InsertEvents(ctx, w.rows, storage.BatchToken("events", w.rows))
+		}
 		if err == nil {
 			err = w.p.store.InsertUnparsed(ctx, w.unparsed, unparsedToken(w.unparsed))
 		}
@@ -318,6 +330,9 @@ func (w *worker) commit(log *slog.Logger) {
 // finish stores, saves the state and commits when the partition is given up (rebalance or
 // shutdown), with a deadline of its own.
 func (w *worker) finish(log *slog.Logger) {
+	if w.p.hooks.crash.Load() {
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if !w.store(ctx, log) {
