@@ -65,6 +65,13 @@ func New(cfg Config, store *storage.Store, c *classify.Classifier, m *Metrics, s
 	if m == nil {
 		m = NewMetrics()
 	}
+	for _, t := range cfg.Kafka.Topics {
+		// Series that exist from the start, at zero: rate() and alerts see them.
+		m.records.WithLabelValues(t.Name)
+		m.parseErrors.WithLabelValues(t.Name)
+		m.dropped.WithLabelValues(t.Name)
+		m.commits.WithLabelValues(t.Name)
+	}
 	return &Pipeline{cfg: cfg, store: store, classifier: c, metrics: m, sink: sink, log: slog.Default()}, nil
 }
 

@@ -59,7 +59,8 @@ receiver answers in, and says who must act and what to do.`,
 		"extra classification rule file (YAML, see classify/rules/README.md); tried before the built-in rules; repeatable")
 	root.PersistentFlags().StringVar(&opts.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newExplainCommand(opts), newClassifyCommand(opts), newMigrateCommand(), newQueryCommand())
+	root.AddCommand(newExplainCommand(opts), newClassifyCommand(opts), newMigrateCommand(), newQueryCommand(),
+		newRunCommand(opts), newSendCommand())
 	return root
 }
 

@@ -1,0 +1,189 @@
+package main
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/bouncehouse/bouncehouse/classify"
+	"github.com/bouncehouse/bouncehouse/pipeline"
+	"github.com/bouncehouse/bouncehouse/storage"
+)
+
+// TestRunConfigPrecedence: defaults, then the file, then the environment, then flags.
+func TestRunConfigPrecedence(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "bh.yaml")
+	err := os.WriteFile(path, []byte(`kafka:
+  brokers: [file-broker:9092]
+  group: from-file
+  topics:
+    - {name: mta-logs, kind: mta-logs}
+    - {name: bounces, kind: bounce-emails}
+  sasl: {mechanism: scram-sha-512, username: bh, password_file: /run/secrets/kafka}
+batch_size: 5000
+flush_interval: 3s
+store: {clickhouse: "clickhouse://file@ch:9000/x", retention_days: 90, recipient_privacy: hash}
+enrich:
+  customers:
+    sender_domains: {acme.example: acme}
+listen: ":9999"
+`), 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("BOUNCEHOUSE_KAFKA_GROUP", "from-env")
+	t.Setenv("BOUNCEHOUSE_BATCH_SIZE", "7000")
+	t.Setenv("BOUNCEHOUSE_CLICKHOUSE_DSN", "")
+	cmd := newRunCommand(&globalOptions{})
+	if err := cmd.ParseFlags([]string{"--batch-size", "9000", "--topic", "x:esp-events"}); err != nil {
+		t.Fatal(err)
+	}
+	fl := runFlagsOf(t, cmd)
+	cfg, err := loadRunConfig(path, fl, cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Kafka.Brokers[0] != "file-broker:9092" || cfg.Kafka.Group != "from-env" || cfg.BatchSize != 9000 ||
+		cfg.FlushInterval != 3*time.Second || cfg.Listen != ":9999" || cfg.Kafka.SASL.Mechanism != "scram-sha-512" {
+		t.Errorf("config: %+v", cfg)
+	}
+	if len(cfg.Kafka.Topics) != 1 || cfg.Kafka.Topics[0].Kind != pipeline.KindESPEvents {
+		t.Errorf("topics from the flag: %+v", cfg.Kafka.Topics)
+	}
+	if cfg.Enrich.Customers.BySenderDomain["acme.example"] != "acme" {
+		t.Errorf("enrich: %+v", cfg.Enrich)
+	}
+	sc, err := cfg.Store.storeConfig()
+	if err != nil || sc.DSN != "clickhouse://file@ch:9000/x" || sc.RetentionDays != 90 || sc.Privacy != storage.PrivacyHash {
+		t.Errorf("store: %+v %v", sc, err)
+	}
+	// An unknown key is an error, not silently ignored.
+	if err := os.WriteFile(path, []byte("kafka: {brokerz: [x]}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := loadRunConfig(path, fl, cmd); err == nil || !strings.Contains(err.Error(), "brokerz") {
+		t.Errorf("unknown key: %v", err)
+	}
+}
+
+// runFlagsOf digs the flag values out of a parsed run command.
+func runFlagsOf(t *testing.T, cmd *cobra.Command) *runFlags {
+	t.Helper()
+	f := cmd.Flags()
+	fl := &runFlags{}
+	fl.brokers, _ = f.GetString("brokers")
+	fl.topics, _ = f.GetStringArray("topic")
+	fl.group, _ = f.GetString("group")
+	fl.batchSize, _ = f.GetInt("batch-size")
+	fl.flushInterval, _ = f.GetDuration("flush-interval")
+	fl.listen, _ = f.GetString("listen")
+	return fl
+}
+
+// TestRunServesAndStops runs the real pipeline on the embedded broker and engine: events are
+// stored, /healthz, /readyz and /metrics answer, and cancelling (what SIGTERM does) stops it.
+func TestRunServesAndStops(t *testing.T) {
+	if _, err := storage.EmbeddedLibrary(); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal(err)
+		}
+		t.Skip("embedded engine not installed:", err)
+	}
+	b, err := pipeline.StartEmbeddedBroker(map[string]int32{"mta-logs": 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	k := pipeline.Kafka{Brokers: b.Addrs(), Group: "run-test", Topics: []pipeline.Topic{{Name: "mta-logs", Kind: pipeline.KindMTALogs}}}
+	log, err := os.ReadFile(filepath.Join("..", "..", "ingest", "testdata", "postfix.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	prod, err := pipeline.NewProducer(k, "mta-logs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var msgs []pipeline.Message
+	for _, l := range strings.Split(strings.TrimSpace(string(log)), "\n") {
+		msgs = append(msgs, pipeline.Message{Key: []byte(strings.Fields(l)[3]), Value: []byte(l)})
+	}
+	if err := prod.Send(context.Background(), msgs...); err != nil {
+		t.Fatal(err)
+	}
+	prod.Close()
+
+	data := filepath.Join(t.TempDir(), "data")
+	cfg := runFile{Kafka: k, BatchSize: 100, FlushInterval: 200 * time.Millisecond, StateInterval: time.Second,
+		Store: storeFile{Data: data, Database: "bouncehouse", RetentionDays: 180}, Listen: "127.0.0.1:0"}
+	c, err := classify.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	addrCh := make(chan net.Addr, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- runPipeline(ctx, cfg, c, true, func(_ *pipeline.Pipeline, a net.Addr) { addrCh <- a })
+	}()
+	var base string
+	select {
+	case a := <-addrCh:
+		base = "http://" + a.String()
+	case err := <-done:
+		t.Fatalf("run ended early: %v", err)
+	}
+	get := func(path string) (int, string) {
+		resp, err := http.Get(base + path)
+		if err != nil {
+			return 0, err.Error()
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, _ := get("/healthz"); code != 200 {
+		t.Errorf("/healthz: %d", code)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		code, body := get("/metrics")
+		if code == 200 && strings.Contains(body, `bouncehouse_events_total{category="spf_fail"`) || code == 200 && strings.Contains(body, "bouncehouse_offset_commits_total") && strings.Contains(body, `outcome="bounced"`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("metrics never showed stored events:\n%s", body)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if code, body := get("/readyz"); code != 200 {
+		t.Errorf("/readyz: %d %s", code, body)
+	}
+	_, body := get("/metrics")
+	for _, want := range []string{"bouncehouse_records_total", "bouncehouse_batch_events", "bouncehouse_insert_seconds", "bouncehouse_consumer_lag", "bouncehouse_correlation_state_entries", "bouncehouse_parse_errors_total"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(40 * time.Second):
+		t.Fatal("run did not stop after cancel")
+	}
+	// The store holds the events, committed.
+	out, _, code := runCLI(t, "", "query", "--data", data, "--format", "csv", "SELECT count() > 0 FROM bouncehouse.delivery_events")
+	if code != exitOK || !strings.Contains(out, "1") {
+		t.Errorf("stored events: %q", out)
+	}
+}
