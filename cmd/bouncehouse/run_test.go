@@ -187,3 +187,48 @@ func TestRunServesAndStops(t *testing.T) {
 		t.Errorf("stored events: %q", out)
 	}
 }
+
+// TestExampleConfig: the documented example configuration loads.
+func TestExampleConfig(t *testing.T) {
+	cmd := newRunCommand(&globalOptions{})
+	cfg, err := loadRunConfig(filepath.Join("..", "..", "examples", "bouncehouse.yaml"), &runFlags{}, cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Kafka.Topics) != 3 || cfg.Kafka.Topics[1].Kind != pipeline.KindBounceEmails || cfg.Enrich.Customers.Header != "X-Customer-ID" {
+		t.Errorf("example config: %+v", cfg)
+	}
+}
+
+// TestSend replays a log file and a bounce email into the embedded broker: one record per
+// line keyed by the line's host, one record per email.
+func TestSend(t *testing.T) {
+	b, err := pipeline.StartEmbeddedBroker(map[string]int32{"in": 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	logPath := filepath.Join("..", "..", "ingest", "testdata", "postfix.log")
+	eml := filepath.Join("..", "..", "ingest", "testdata", "dsn", "exim.eml")
+	out, errOut, code := runCLI(t, "", "send", "--brokers", strings.Join(b.Addrs(), ","), "--topic", "in", "--quiet", logPath, eml)
+	raw, _ := os.ReadFile(logPath)
+	lines := len(strings.Split(strings.TrimSpace(string(raw)), "\n"))
+	if code != exitOK || !strings.Contains(out, "sent "+itoa(lines+1)+" records") {
+		t.Fatalf("send: code %d, %q %s", code, out, errOut)
+	}
+	r := kafkaReader(b.Addrs(), "in")
+	defer r.Close()
+	keys := map[string]int{}
+	for i := 0; i < lines+1; i++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		m, err := r.ReadMessage(ctx)
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys[string(m.Key)]++
+	}
+	if keys["mx-out1"] == 0 || keys["exim.eml"] != 1 {
+		t.Errorf("keys %v", keys)
+	}
+}
