@@ -20,13 +20,11 @@ check-go:
 build: check-go
 	$(GO) build -o $(BIN) ./cmd/bouncehouse
 
-# demo: the main job on the built-in sample data.
-demo: build
-	@echo "== classify examples/responses.txt (one line per response: line, category, class, who acts, rule, details)"
-	./$(BIN) classify --input response --format text examples/responses.txt
-	@echo
-	@echo "== explain one response"
-	./$(BIN) explain "553 sorry, that domain isn't in my list of allowed rcpthosts (#5.7.1)"
+# demo: the main job on the embedded default: an embedded Kafka broker and ClickHouse engine,
+# a generated scenario, the real pipeline, then the NOC view. EVENTS=200000 for a bigger run.
+EVENTS ?= 50000
+demo: build engine
+	CHDB_LIB=$$($(CHDB_LIB_CMD)) ./$(BIN) demo --events $(EVENTS)
 
 # test: everything CI runs.
 test: vet fmt-check unit fuzz

@@ -62,7 +62,7 @@ func (w *worker) run(ctx context.Context) {
 		log.Error("seek", "offset", start, "err", err)
 		return
 	}
-	log.Info("consuming partition", "from", start, "watermark", w.watermark, "state_entries", w.proc.State().Len())
+	log.Debug("consuming partition", "from", start, "watermark", w.watermark, "state_entries", w.proc.State().Len())
 	for {
 		fctx, cancel := ctx, context.CancelFunc(func() {})
 		if w.pending() {
@@ -343,7 +343,7 @@ func (w *worker) finish(log *slog.Logger) {
 		w.saveState(ctx, log)
 	}
 	w.commit(log)
-	log.Info("partition released", "offset", w.lastRead+1)
+	log.Debug("partition released", "offset", w.lastRead+1)
 }
 
 // unparsedToken is the deduplication token of a batch of unparsed records.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net"
 	"net/http"
@@ -230,5 +231,64 @@ func TestSend(t *testing.T) {
 	}
 	if keys["mx-out1"] == 0 || keys["exim.eml"] != 1 {
 		t.Errorf("keys %v", keys)
+	}
+}
+
+// TestDemoJSON runs the demo on a small scenario: every produced event is stored, and the
+// IPs and customers the scenario leaves broken are the ones the NOC view shows.
+func TestDemoJSON(t *testing.T) {
+	if _, err := storage.EmbeddedLibrary(); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal(err)
+		}
+		t.Skip("embedded engine not installed:", err)
+	}
+	data := filepath.Join(t.TempDir(), "data")
+	out, errOut, code := runCLI(t, "", "demo", "--events", "4000", "--data", data, "--json", "--listen", "127.0.0.1:0")
+	if code != exitOK {
+		t.Fatalf("demo: code %d\n%s", code, errOut)
+	}
+	var rep struct {
+		Produced   int `json:"produced_events"`
+		Stored     int `json:"stored_events"`
+		Unparsed   int `json:"unparsed_records"`
+		BlockedIPs []struct {
+			IP    string   `json:"sending_ip"`
+			Lists []string `json:"blocklists"`
+		} `json:"blocked_ips"`
+		Misconfigured []struct {
+			Customer string `json:"customer"`
+			Issue    string `json:"issue"`
+		} `json:"misconfigured_customers"`
+		Truth struct {
+			BrokenAtEnd struct {
+				IPs       []string `json:"ips"`
+				Customers []string `json:"customers"`
+			} `json:"broken_at_end"`
+		} `json:"ground_truth"`
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("demo --json: %v\n%s", err, out)
+	}
+	if rep.Produced == 0 || rep.Stored != rep.Produced || rep.Unparsed != 0 {
+		t.Errorf("produced %d, stored %d, unparsed %d", rep.Produced, rep.Stored, rep.Unparsed)
+	}
+	blocked := map[string]bool{}
+	for _, b := range rep.BlockedIPs {
+		blocked[b.IP] = true
+	}
+	for _, ip := range rep.Truth.BrokenAtEnd.IPs {
+		if !blocked[ip] {
+			t.Errorf("IP %s is listed at the end of the scenario but not in blocked_ips: %+v", ip, rep.BlockedIPs)
+		}
+	}
+	mis := map[string]bool{}
+	for _, m := range rep.Misconfigured {
+		mis[m.Customer] = true
+	}
+	for _, c := range rep.Truth.BrokenAtEnd.Customers {
+		if !mis[c] {
+			t.Errorf("customer %s is broken at the end but not in misconfigured_customers: %+v", c, rep.Misconfigured)
+		}
 	}
 }
