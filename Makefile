@@ -44,12 +44,7 @@ unit: check-go engine
 
 # A short run of every fuzz target: finds regressions; long runs are `make fuzz FUZZTIME=10m`.
 fuzz: check-go
-	@for pkg in $$($(GO) list ./...); do \
-		for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
-			echo "fuzz $$pkg $$f ($(FUZZTIME))"; \
-			$(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
-		done; \
-	done
+	GO=$(GO) FUZZTIME=$(FUZZTIME) bash scripts/fuzz.sh
 
 # bench: the figures of BENCHMARKS.md; compare two runs with benchstat.
 bench: check-go
