@@ -57,13 +57,18 @@ func fastDate(s string) (time.Time, bool) {
 	}
 	n := len(p.s)
 	year, ok := p.num(2, 4)
+	digits := n - len(p.s)
 	if !ok || !p.space() {
 		return time.Time{}, false
 	}
-	switch digits := n - len(p.s); {
-	case year < 50 && digits <= 3:
+	// Two-digit years as Go's time package (and so net/mail) reads them: 69-99 are 19xx,
+	// the rest 20xx. Three-digit years are years since 1900 (RFC 5322 obs-year).
+	switch {
+	case digits == 2 && year >= 69:
+		year += 1900
+	case digits == 2:
 		year += 2000
-	case year < 100 && digits <= 3:
+	case digits == 3:
 		year += 1900
 	}
 	hour, ok := p.num(1, 2)
