@@ -50,12 +50,33 @@ func alnum(s string) bool {
 
 // stripEximPID removes a leading "[pid] " (log_selector +pid).
 func stripEximPID(s string) string {
+	s = stripEximTimestamp(s)
 	if strings.HasPrefix(s, "[") {
 		if end := strings.IndexByte(s, ']'); end > 1 && allDigits(s[1:end]) {
 			return strings.TrimLeft(s[end+1:], " ")
 		}
 	}
 	return s
+}
+
+// stripEximTimestamp removes the timestamp Exim writes into its syslog messages too
+// (syslog_timestamp = true, the default): "2026-11-22 09:00:00[.123][ +0100] ".
+func stripEximTimestamp(s string) string {
+	if len(s) < 20 || s[4] != '-' || s[7] != '-' || s[10] != ' ' || s[13] != ':' || s[16] != ':' ||
+		!allDigits(s[0:4]) || !allDigits(s[11:13]) || !allDigits(s[17:19]) {
+		return s
+	}
+	rest := s[19:]
+	if len(rest) > 4 && rest[0] == '.' && allDigits(rest[1:4]) {
+		rest = rest[4:]
+	}
+	if len(rest) > 6 && rest[0] == ' ' && (rest[1] == '+' || rest[1] == '-') && allDigits(rest[2:6]) {
+		rest = rest[6:]
+	}
+	if rest == "" || rest[0] != ' ' {
+		return s
+	}
+	return strings.TrimLeft(rest, " ")
 }
 
 // isEximLine reports a framed Exim mainlog or rejectlog message.

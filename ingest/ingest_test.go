@@ -224,3 +224,23 @@ func TestStateRestartAtEveryLine(t *testing.T) {
 		})
 	}
 }
+
+// TestEximThroughSyslog: Exim's own timestamp inside a syslog message (syslog_timestamp, the
+// default) does not hide the line.
+func TestEximThroughSyslog(t *testing.T) {
+	p := NewProcessor(classifier(t), testOptions())
+	var evs []Event
+	for i, l := range []string{
+		"Nov  3 09:20:00 mta2 exim[4711]: 2026-11-03 09:20:00 1vXyZa-000000001Ab-2cDe <= news@acme.example H=app1.example.net [192.0.2.10] P=esmtpa S=2041 id=a@acme.example",
+		"Nov  3 09:20:03 mta2 exim[4712]: 2026-11-03 09:20:03.412 +0100 [4712] 1vXyZa-000000001Ab-2cDe ** bob@example.org R=dnslookup T=remote_smtp H=mx.example.org [203.0.113.20]: SMTP error from remote mail server after RCPT TO:<bob@example.org>: 550 5.1.1 <bob@example.org>: Recipient address rejected: User unknown",
+	} {
+		var err error
+		evs, err = p.Line(l, i+1, FormatAuto, evs)
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(evs) != 1 || evs[0].Sender != "news@acme.example" || evs[0].Category != "user_unknown" || evs[0].MTAHost != "mta2" {
+		t.Fatalf("events: %+v", evs)
+	}
+}

@@ -164,6 +164,14 @@ func (p *Processor) finish(evs []Event) {
 			if ev.RemoteHost == "" {
 				ev.RemoteHost = r.RemoteHost
 			}
+			if ev.Outcome == Expired && r.Category != classify.MessageExpired {
+				// The queue gave up: whatever the last attempt said (PowerMTA and SES quote
+				// it), the event is an expiry, as Postfix, Exim and Sendmail report it.
+				ev.Category, ev.Rule = string(classify.MessageExpired), "outcome.expired"
+				if ci := p.classifier.Category(classify.MessageExpired); ci != nil {
+					ev.BounceClass, ev.ActionParty = string(ci.Class), string(ci.Party)
+				}
+			}
 		}
 		if !ev.Outcome.IsFailure() {
 			if ev.SMTPCode == 0 {

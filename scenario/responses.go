@@ -63,24 +63,9 @@ func (r *reply) flat() string {
 	return b.String()
 }
 
-// expiredCategory is the category of an expiry record. PowerMTA's quotes the last attempt's
-// answer, and the rules that decide greylisting, reputation, rate limits, blocklists and
-// (English) full mailboxes come before the rule for expired messages; other answers, and the
-// other MTAs' expiries, leave the expiry its own category.
-func expiredCategory(k mtaKind, last *reply) string {
-	if k != mtaPMTA {
-		return catExpired
-	}
-	switch last.cat {
-	case catGreylisted, catReputation, catRate, catIPListed:
-		return last.cat
-	case catMailboxFull:
-		if last.english {
-			return last.cat
-		}
-	}
-	return catExpired
-}
+// expiredCategory is the category of an expiry event: message_expired whatever the MTA
+// and whatever its last attempt said (ingest reports every expiry so).
+func expiredCategory(mtaKind, *reply) string { return catExpired }
 
 // content is the reply text without codes, lines joined with newlines (KumoMTA's content).
 func (r *reply) content() string { return strings.Join(r.lines, "\n") }
