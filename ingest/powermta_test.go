@@ -116,3 +116,33 @@ func fmtCheckFuzz(t *testing.T, evs []Event, line string) {
 		}
 	}
 }
+
+// TestPowerMTAHostsInterleaved: two PowerMTA hosts with different column orders share one
+// stream (a Kafka partition); with the host given (the Kafka key) each row reads with its
+// own host's header.
+func TestPowerMTAHostsInterleaved(t *testing.T) {
+	p := NewProcessor(classifier(t), testOptions())
+	lines := []struct{ host, line string }{
+		{"pmta1", "type,timeLogged,orig,rcpt,dsnAction,dsnStatus,dsnDiag,dsnMta,vmta"},
+		{"pmta2", "type,rcpt,orig,timeLogged,dsnStatus,dsnAction,dsnDiag,dsnMta,vmta"},
+		{"pmta1", "b,2026-11-03 09:15:05+0000,news@acme.example,bob@outlook.example,failed,5.1.1 (bad destination mailbox address),smtp;550 5.1.1 User unknown,mx.outlook.example (192.0.2.5),vmta-a"},
+		{"pmta2", "b,cleo@yahoo.example,billing@globex.example,2026-11-03 09:15:06+0000,5.7.1 (delivery not authorized),failed,smtp;554 5.7.9 Message not accepted for policy reasons,mx.yahoo.example (192.0.2.6),vmta-b"},
+	}
+	var evs []Event
+	for i, l := range lines {
+		var err error
+		evs, err = p.HostLine(l.host, l.line, i+1, FormatAuto, evs)
+		if err != nil {
+			t.Fatalf("line %d: %v", i+1, err)
+		}
+	}
+	if len(evs) != 2 {
+		t.Fatalf("%d events: %+v", len(evs), evs)
+	}
+	if evs[0].Recipient != "bob@outlook.example" || evs[0].MTAHost != "pmta1" || evs[0].Category != "user_unknown" {
+		t.Errorf("pmta1 row: %+v", evs[0])
+	}
+	if evs[1].Recipient != "cleo@yahoo.example" || evs[1].Sender != "billing@globex.example" || evs[1].MTAHost != "pmta2" || evs[1].Category != "policy_rejected" {
+		t.Errorf("pmta2 row: %+v", evs[1])
+	}
+}

@@ -109,6 +109,13 @@ func (p *Processor) State() *State { return p.state }
 // out. format may be FormatAuto. A line that cannot be parsed yields an error and no events;
 // processing goes on with the next line.
 func (p *Processor) Line(line string, lineNo int, format Format, out []Event) ([]Event, error) {
+	return p.HostLine("", line, lineNo, format, out)
+}
+
+// HostLine is Line for a line that may come without a host in its framing (a PowerMTA CSV
+// row, a KumoMTA JSON record): host, when not empty, names the MTA host that wrote it (the
+// Kafka key), for the events and for state kept per host, such as CSV column layouts.
+func (p *Processor) HostLine(host, line string, lineNo int, format Format, out []Event) ([]Event, error) {
 	rec, err := Frame(line, &p.opts.Frame)
 	if err != nil {
 		if errors.Is(err, errEmptyLine) {
@@ -117,6 +124,9 @@ func (p *Processor) Line(line string, lineNo int, format Format, out []Event) ([
 		return out, fmt.Errorf("line %d: %w", lineNo, err)
 	}
 	rec.Line = lineNo
+	if rec.Host == "" && host != "" && rec.Program == "" {
+		rec.Host = host
+	}
 	return p.Record(&rec, format, out)
 }
 

@@ -224,7 +224,7 @@ func (w *worker) handle(msg kafka.Message) {
 				continue
 			}
 			text := string(line)
-			evs, err := w.proc.Line(text, n, ingest.FormatAuto, w.evs[:0])
+			evs, err := w.proc.HostLine(string(msg.Key), text, n, ingest.FormatAuto, w.evs[:0])
 			w.evs = evs
 			if err != nil {
 				fail(n, text, err)
