@@ -63,6 +63,27 @@ func openStore(t *testing.T) *storage.Store {
 	return s
 }
 
+// openStoreB opens a fresh database for one benchmark iteration.
+func openStoreB(b *testing.B, i int) *storage.Store {
+	b.Helper()
+	if _, err := storage.EmbeddedLibrary(); err != nil {
+		b.Skip("embedded engine not installed:", err)
+	}
+	db := fmt.Sprintf("bench%d_%d", dbSeq.Add(1), i)
+	s, err := storage.Open(context.Background(), storage.Config{DataDir: dataDir, Database: db})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		_ = s.Exec(context.Background(), "DROP DATABASE IF EXISTS `"+db+"`", nil)
+		s.Close()
+	})
+	if _, err := s.Migrate(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	return s
+}
+
 func classifier(t testing.TB) *classify.Classifier {
 	c, err := classify.Default()
 	if err != nil {

@@ -1,6 +1,8 @@
 package pipeline
 
 import (
+	"os"
+
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 )
@@ -13,3 +15,5 @@ func testutilCounter(c prometheus.Counter) float64 {
 	}
 	return m.GetCounter().GetValue()
 }
+
+func getenv(name string) string { return os.Getenv(name) }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -210,6 +211,25 @@ func (e *embedded) insertUnparsed(ctx context.Context, table string, recs []Unpa
 	for i := range recs {
 		b = appendUnparsedJSON(b, &recs[i])
 	}
+	e.buf = b
+	return e.run(b)
+}
+
+func (e *embedded) insertState(ctx context.Context, table, topic string, partition int32, offset int64, state string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	b := insertPrefix(e.buf[:0], table, []string{"kafka_topic", "kafka_partition", "kafka_offset", "state"}, "")
+	b = append(b, `{"kafka_topic":`...)
+	b = appendJSONString(b, topic)
+	b = append(b, `,"kafka_partition":`...)
+	b = strconv.AppendInt(b, int64(partition), 10)
+	b = append(b, `,"kafka_offset":`...)
+	b = strconv.AppendInt(b, offset, 10)
+	b = appendField(b, "state", state)
+	b = append(b, "}\n"...)
 	e.buf = b
 	return e.run(b)
 }

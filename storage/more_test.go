@@ -129,6 +129,17 @@ func TestConsumerState(t *testing.T) {
 	if err := s.SaveState(ctx, "mta-logs", 1, 7, []byte("other partition")); err != nil {
 		t.Fatal(err)
 	}
+	// A state of megabytes (a busy partition's correlation state) is stored too.
+	big := make([]byte, 5<<20)
+	for i := range big {
+		big[i] = byte(i * 7)
+	}
+	if err := s.SaveState(ctx, "mta-logs", 2, 9, big); err != nil {
+		t.Fatal(err)
+	}
+	if off, got, err := s.LoadState(ctx, "mta-logs", 2); err != nil || off != 9 || string(got) != string(big) {
+		t.Errorf("big state: offset %d, %d bytes, %v", off, len(got), err)
+	}
 	off, got, err := s.LoadState(ctx, "mta-logs", 0)
 	if err != nil || off != 250 || string(got) != string(blob) {
 		t.Errorf("LoadState = %d %q %v, want 250 %q", off, got, err, blob)

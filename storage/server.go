@@ -254,6 +254,23 @@ func (s *server) insertUnparsed(ctx context.Context, table string, recs []Unpars
 	return batch.Send()
 }
 
+func (s *server) insertState(ctx context.Context, table, topic string, partition int32, offset int64, state string) error {
+	qctx, cancel, err := s.queryContext(ctx, nil, insertSettings(""))
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	batch, err := s.conn.PrepareBatch(qctx, "INSERT INTO "+table+" (kafka_topic, kafka_partition, kafka_offset, state)")
+	if err != nil {
+		return err
+	}
+	defer batch.Abort()
+	if err := batch.Append(topic, partition, offset, state); err != nil {
+		return err
+	}
+	return batch.Send()
+}
+
 func joinCols(cols []string) string {
 	out := ""
 	for i, c := range cols {

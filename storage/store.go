@@ -57,6 +57,7 @@ type backend interface {
 	query(ctx context.Context, sql string, params Params) (*Result, error)
 	insertEvents(ctx context.Context, table string, rows []Row, token string, priv privacy) error
 	insertUnparsed(ctx context.Context, table string, recs []Unparsed, token string) error
+	insertState(ctx context.Context, table, topic string, partition int32, offset int64, state string) error
 	close() error
 	name() string
 }
@@ -179,9 +180,10 @@ func (s *Store) Watermarks(ctx context.Context, topic string) (map[int32]int64, 
 // SaveState stores the correlation state of one partition's parser as of offset (the last
 // record it has seen). The state is stored base64-encoded: query results travel as text.
 func (s *Store) SaveState(ctx context.Context, topic string, partition int32, offset int64, state []byte) error {
-	err := s.b.exec(ctx, "INSERT INTO "+s.layout().view("consumer_state")+
-		" (kafka_topic, kafka_partition, kafka_offset, state) VALUES ({t:String}, {p:Int32}, {o:Int64}, {s:String})",
-		Params{"t": topic, "p": partition, "o": offset, "s": base64.StdEncoding.EncodeToString(state)})
+	// The state goes as insert data, not as a parameter: states of many megabytes exceed
+	// the limit on the size of a statement's text.
+	err := s.b.insertState(ctx, s.layout().view("consumer_state"), topic, partition, offset,
+		base64.StdEncoding.EncodeToString(state))
 	if err != nil {
 		return fmt.Errorf("save state of %s/%d: %w", topic, partition, err)
 	}
