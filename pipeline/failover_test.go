@@ -120,7 +120,7 @@ func TestKilledConsumer(t *testing.T) {
 }
 
 // TestStoreOutage makes every insert fail for two seconds: the partitions stop reading
-// (memory stays bounded by the batch and the reader's queue), then everything is stored once.
+// (memory stays bounded by two batches and the reader's queue), then everything is stored once.
 func TestStoreOutage(t *testing.T) {
 	s := openStore(t)
 	b, err := StartEmbeddedBroker(map[string]int32{"logs": 2})
@@ -144,14 +144,15 @@ func TestStoreOutage(t *testing.T) {
 	}
 	cancel, done := startPipeline(t, p)
 	time.Sleep(1500 * time.Millisecond)
-	// During the outage each partition holds at most one batch of events: it stops reading.
+	// During the outage each partition holds at most two batches of events (one being
+	// stored, one cut and waiting): it stops reading.
 	if err := p.Ready(); err == nil {
 		t.Error("Ready() during the outage: want an error")
 	}
 	readDuring := testutilCounter(p.metrics.records.WithLabelValues("logs"))
-	// One batch per partition: BatchSize events, two records (qmgr and delivery line) each.
-	if limit := float64(2 * (2*cfg.BatchSize + 2)); readDuring > limit {
-		t.Errorf("read %v records while the store was down, want at most %v (one batch per partition)", readDuring, limit)
+	// Two batches per partition: BatchSize events, two records (qmgr and delivery line) each.
+	if limit := float64(2 * 2 * (2*cfg.BatchSize + 2)); readDuring > limit {
+		t.Errorf("read %v records while the store was down, want at most %v (two batches per partition)", readDuring, limit)
 	}
 	if readDuring >= float64(len(msgs)) {
 		t.Errorf("read all %v records during the outage", readDuring)

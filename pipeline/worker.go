@@ -38,8 +38,14 @@ type worker struct {
 	lastDone  int64 // offset of the last record committed
 	batchAt   time.Time
 	stateAt   time.Time
-	stateOff  int64 // offset the saved state is as of
-	labelPart string
+	inflight  *batch // the batch being stored, nil when none
+	releasing bool   // the partition is being given up: the last flush saves the state
+	// spare slices of the last stored batch, reused for the next one
+	spareRows     []storage.Row
+	spareUnparsed []storage.Unparsed
+	spareLines    []RawLine
+	stateOff      int64 // offset the saved state is as of
+	labelPart     string
 }
 
 // run is the partition's loop; it returns when the generation ends (rebalance) or the
@@ -235,14 +241,59 @@ func (w *worker) handle(msg kafka.Message) {
 	w.p.metrics.stateEntries.WithLabelValues(w.topic, w.labelPart).Set(float64(w.proc.State().Len()))
 }
 
-// flush stores the batch (retrying with backoff while the store fails: the partition does
-// not read on meanwhile, so memory stays bounded), saves the state when it is due, and
-// commits the offset after the last record handled.
+// batch is a cut batch: its rows, what it holds up to, and the state as of then when a
+// save is due.
+type batch struct {
+	rows     []storage.Row
+	unparsed []storage.Unparsed
+	lines    []RawLine
+	lastRead int64  // offset of the last record whose events it holds
+	state    []byte // the correlation state as of lastRead, when a save is due; else nil
+	done     chan bool
+}
+
+// flush cuts the batch and stores it in the background while the partition reads on, so
+// that parsing overlaps the insert. At most one batch is in flight: flush first waits for
+// the previous one, then commits it. While the store fails, the insert is retried with
+// backoff and the next flush waits, so the partition holds at most two batches.
 func (w *worker) flush(ctx context.Context, log *slog.Logger) bool {
-	if !w.pending() {
+	if !w.settle(ctx, log) {
+		return false
+	}
+	if len(w.rows) == 0 && len(w.unparsed) == 0 && w.lastRead <= w.lastDone && (!w.releasing || w.lastRead <= w.stateOff) {
 		return true
 	}
-	if !w.store(ctx, log) {
+	b := &batch{rows: w.rows, unparsed: w.unparsed, lines: w.lines, lastRead: w.lastRead, done: make(chan bool, 1)}
+	if time.Since(w.stateAt) >= w.p.cfg.StateInterval {
+		var buf bytes.Buffer
+		if err := w.proc.State().Save(&buf); err != nil {
+			log.Warn("save state", "err", err)
+		} else {
+			b.state = buf.Bytes()
+			w.stateAt = time.Now()
+		}
+	}
+	w.rows, w.unparsed, w.lines = w.spareRows[:0], w.spareUnparsed[:0], w.spareLines[:0]
+	w.batchAt = time.Now()
+	w.inflight = b
+	go func() { b.done <- w.store(ctx, b, log) }()
+	return true
+}
+
+// settle waits for the batch in flight; once it is stored it saves its state (when one was
+// taken) and commits its offset. It reports false when the batch could not be stored.
+func (w *worker) settle(ctx context.Context, log *slog.Logger) bool {
+	b := w.inflight
+	if b == nil {
+		return true
+	}
+	w.inflight = nil
+	if !<-b.done {
+		// Not stored: put the rows back in front so that nothing is lost from this run;
+		// the next owner re-reads them otherwise.
+		w.rows = append(b.rows, w.rows...)
+		w.unparsed = append(b.unparsed, w.unparsed...)
+		w.lines = append(b.lines, w.lines...)
 		return false
 	}
 	if h := w.p.hooks.afterStore; h != nil {
@@ -251,15 +302,20 @@ func (w *worker) flush(ctx context.Context, log *slog.Logger) bool {
 			return false
 		}
 	}
-	if time.Since(w.stateAt) >= w.p.cfg.StateInterval {
-		w.saveState(ctx, log)
+	if b.state != nil {
+		if err := w.p.store.SaveState(ctx, w.topic, int32(w.partition), b.lastRead, b.state); err != nil {
+			log.Warn("save state", "err", err)
+		} else {
+			w.stateOff = b.lastRead
+		}
 	}
-	w.commit(log)
+	w.commit(b.lastRead, log)
+	w.spareRows, w.spareUnparsed, w.spareLines = b.rows[:0], b.unparsed[:0], b.lines[:0]
 	return true
 }
 
-// store inserts the batch until it is stored or ctx ends.
-func (w *worker) store(ctx context.Context, log *slog.Logger) bool {
+// store inserts a batch until it is stored or ctx ends.
+func (w *worker) store(ctx context.Context, b *batch, log *slog.Logger) bool {
 	m := w.p.metrics
 	for attempt := 0; ; attempt++ {
 		start := time.Now()
@@ -268,81 +324,68 @@ func (w *worker) store(ctx context.Context, log *slog.Logger) bool {
 			err = f()
 		}
 		if err == nil {
-			err = w.p.store.InsertEvents(ctx, w.rows, storage.BatchToken("events", w.rows))
+			err = w.p.store.InsertEvents(ctx, b.rows, storage.BatchToken("events", b.rows))
 		}
 		if err == nil {
-			err = w.p.store.InsertUnparsed(ctx, w.unparsed, unparsedToken(w.unparsed))
+			err = w.p.store.InsertUnparsed(ctx, b.unparsed, unparsedToken(b.unparsed))
 		}
 		if err == nil {
 			w.p.setStoreErr(nil)
-			if len(w.rows) > 0 {
-				m.batchSize.Observe(float64(len(w.rows)))
+			if len(b.rows) > 0 {
+				m.batchSize.Observe(float64(len(b.rows)))
 				m.insertTime.Observe(time.Since(start).Seconds())
 			}
-			for i := range w.rows {
-				m.events.WithLabelValues(w.topic, string(w.rows[i].Outcome), w.rows[i].Category).Inc()
+			for i := range b.rows {
+				m.events.WithLabelValues(w.topic, string(b.rows[i].Outcome), b.rows[i].Category).Inc()
 			}
 			m.lastStored.WithLabelValues(w.topic).SetToCurrentTime()
 			if w.p.sink != nil {
-				for _, l := range w.lines {
+				for _, l := range b.lines {
 					w.p.sink.Push(l)
 				}
 			}
-			w.rows, w.unparsed, w.lines = w.rows[:0], w.unparsed[:0], w.lines[:0]
 			return true
 		}
 		m.insertErrors.Inc()
 		w.p.setStoreErr(err)
-		log.Warn("store failed; retrying the batch", "events", len(w.rows), "attempt", attempt+1, "err", err)
+		log.Warn("store failed; retrying the batch", "events", len(b.rows), "attempt", attempt+1, "err", err)
 		if !sleep(ctx, backoff(attempt)) {
 			return false
 		}
 	}
 }
 
-func (w *worker) saveState(ctx context.Context, log *slog.Logger) {
-	var b bytes.Buffer
-	if err := w.proc.State().Save(&b); err != nil {
-		log.Warn("save state", "err", err)
+func (w *worker) commit(offset int64, log *slog.Logger) {
+	if offset <= w.lastDone {
 		return
 	}
-	if err := w.p.store.SaveState(ctx, w.topic, int32(w.partition), w.lastRead, b.Bytes()); err != nil {
-		log.Warn("save state", "err", err)
-		return
-	}
-	w.stateAt, w.stateOff = time.Now(), w.lastRead
-}
-
-func (w *worker) commit(log *slog.Logger) {
-	if w.lastRead <= w.lastDone {
-		return
-	}
-	if err := w.gen.CommitOffsets(map[string]map[int]int64{w.topic: {w.partition: w.lastRead + 1}}); err != nil {
+	if err := w.gen.CommitOffsets(map[string]map[int]int64{w.topic: {w.partition: offset + 1}}); err != nil {
 		// The generation ended (rebalance): the next owner re-reads from the last commit and
 		// drops what is stored by watermark.
-		log.Warn("commit offsets", "offset", w.lastRead+1, "err", err)
+		log.Warn("commit offsets", "offset", offset+1, "err", err)
 		return
 	}
-	w.lastDone = w.lastRead
+	w.lastDone = offset
 	w.p.metrics.commits.WithLabelValues(w.topic).Inc()
 }
 
-// finish stores, saves the state and commits when the partition is given up (rebalance or
-// shutdown), with a deadline of its own.
+// finish stores what is in flight and what is left, saves the state and commits when the
+// partition is given up (rebalance or shutdown), with a deadline of its own.
 func (w *worker) finish(log *slog.Logger) {
 	if w.p.hooks.crash.Load() {
+		if w.inflight != nil {
+			<-w.inflight.done // a killed process's insert may or may not have landed
+		}
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if !w.store(ctx, log) {
+	w.settle(ctx, log)
+	w.stateAt, w.releasing = time.Time{}, true // save the state with the last batch
+	if !w.flush(ctx, log) || !w.settle(ctx, log) {
 		log.Warn("partition given up with its batch unstored; the next owner re-reads it", "events", len(w.rows))
 		return
 	}
-	if w.lastRead > w.stateOff {
-		w.saveState(ctx, log)
-	}
-	w.commit(log)
 	log.Debug("partition released", "offset", w.lastRead+1)
 }
 
