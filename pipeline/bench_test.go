@@ -3,6 +3,8 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"os"
+	"runtime/pprof"
 	"testing"
 	"time"
 
@@ -54,6 +56,16 @@ func BenchmarkEndToEnd(b *testing.B) {
 		logs.Close()
 		bounces.Close()
 		b.StartTimer()
+		if path := getenv("BENCH_CPUPROFILE"); path != "" {
+			f, err := os.Create(path)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := pprof.StartCPUProfile(f); err != nil {
+				b.Fatal(err)
+			}
+			defer func() { pprof.StopCPUProfile(); f.Close() }()
+		}
 		start := time.Now()
 		p, err := New(Config{Kafka: k, BatchSize: 50_000, FlushInterval: 500 * time.Millisecond,
 			Ingest: ingest.Options{Enrich: sc.EnrichOptions()}}, s, classifier(b), nil, nil)
