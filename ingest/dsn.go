@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"unsafe"
 )
 
 // ErrNoBounce is returned by ParseMessage for a well-formed message in which no failed
@@ -354,48 +355,19 @@ func indexStatusFields(b []byte) int {
 
 // dsnHasPrefixFoldBytes reports whether b starts with the lower-case ASCII prefix, in any
 // case, without allocating.
-func dsnHasPrefixFoldBytes(b []byte, prefix string) bool {
-	if len(b) < len(prefix) {
-		return false
-	}
-	for i := 0; i < len(prefix); i++ {
-		c := b[i]
-		if c >= 'A' && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if c != prefix[i] {
-			return false
-		}
-	}
-	return true
-}
+func dsnHasPrefixFoldBytes(b []byte, prefix string) bool { return dsnHasPrefixFold(bytesView(b), prefix) }
 
 // dsnIndexFold returns the index of the first occurrence of the lower-case ASCII needle in b,
 // in any case, or -1.
-func dsnIndexFold(b []byte, needle string) int {
-	if needle == "" {
-		return 0
+func dsnIndexFold(b []byte, needle string) int { return dsnIndexFoldString(bytesView(b), needle) }
+
+// bytesView reads b as a string without copying it; the string must not outlive a change
+// to b (the callers only search it).
+func bytesView(b []byte) string {
+	if len(b) == 0 {
+		return ""
 	}
-	first, upper := needle[0], needle[0]
-	if first >= 'a' && first <= 'z' {
-		upper = first - ('a' - 'A')
-	}
-	for i := 0; i+len(needle) <= len(b); {
-		j := bytes.IndexByte(b[i:], first)
-		if upper != first {
-			if k := bytes.IndexByte(b[i:], upper); k >= 0 && (j < 0 || k < j) {
-				j = k
-			}
-		}
-		if j < 0 || i+j+len(needle) > len(b) {
-			return -1
-		}
-		if dsnHasPrefixFoldBytes(b[i+j:], needle) {
-			return i + j
-		}
-		i += j + 1
-	}
-	return -1
+	return unsafe.String(&b[0], len(b))
 }
 
 // dsnIndexFoldString is dsnIndexFold for strings.

@@ -151,21 +151,7 @@ func splitList(v string) []string {
 
 // storeConfig turns the store section into a storage configuration: data wins over a DSN.
 func (f storeFile) storeConfig() (storage.Config, error) {
-	priv, err := storage.ParsePrivacy(f.RecipientPrivacy)
-	if err != nil {
-		return storage.Config{}, usageError{err}
-	}
-	cfg := storage.Config{Database: f.Database, RetentionDays: f.RetentionDays, Privacy: priv,
-		HashSalt: os.Getenv("BOUNCEHOUSE_RECIPIENT_SALT")}
-	switch {
-	case f.Data != "":
-		cfg.DataDir = f.Data
-	case f.ClickHouse != "":
-		cfg.DSN = f.ClickHouse
-	default:
-		cfg.DataDir = defaultDataDir
-	}
-	return cfg, nil
+	return storeConfig(f.Data, f.ClickHouse, f.Database, f.RetentionDays, f.RecipientPrivacy)
 }
 
 type runFlags struct {

@@ -34,22 +34,30 @@ func (o *storeOptions) register(cmd *cobra.Command) {
 // config resolves which store the flags name: --data wins, then --clickhouse, then
 // $BOUNCEHOUSE_CLICKHOUSE_DSN, then the default data directory.
 func (o *storeOptions) config() (storage.Config, error) {
-	priv, err := storage.ParsePrivacy(o.privacy)
+	dsn := o.dsn
+	if dsn == "" {
+		dsn = os.Getenv("BOUNCEHOUSE_CLICKHOUSE_DSN")
+	}
+	return storeConfig(o.dataDir, dsn, o.database, o.retention, o.privacy)
+}
+
+// storeConfig builds the storage configuration: a data directory wins over a DSN, and with
+// neither the embedded engine uses the default data directory.
+func storeConfig(dataDir, dsn, database string, retentionDays int, privacy string) (storage.Config, error) {
+	priv, err := storage.ParsePrivacy(privacy)
 	if err != nil {
-		return storage.Config{}, usagef("--recipient-privacy: %v", err)
+		return storage.Config{}, usagef("recipient privacy: %v", err)
 	}
-	if o.retention <= 0 {
-		return storage.Config{}, usagef("--retention-days %d: want a positive number of days", o.retention)
+	if retentionDays <= 0 {
+		return storage.Config{}, usagef("retention of %d days: want a positive number of days", retentionDays)
 	}
-	cfg := storage.Config{Database: o.database, RetentionDays: o.retention, Privacy: priv,
+	cfg := storage.Config{Database: database, RetentionDays: retentionDays, Privacy: priv,
 		HashSalt: os.Getenv("BOUNCEHOUSE_RECIPIENT_SALT")}
 	switch {
-	case o.dataDir != "":
-		cfg.DataDir = o.dataDir
-	case o.dsn != "":
-		cfg.DSN = o.dsn
-	case os.Getenv("BOUNCEHOUSE_CLICKHOUSE_DSN") != "":
-		cfg.DSN = os.Getenv("BOUNCEHOUSE_CLICKHOUSE_DSN")
+	case dataDir != "":
+		cfg.DataDir = dataDir
+	case dsn != "":
+		cfg.DSN = dsn
 	default:
 		cfg.DataDir = defaultDataDir
 	}
