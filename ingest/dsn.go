@@ -355,7 +355,9 @@ func indexStatusFields(b []byte) int {
 
 // dsnHasPrefixFoldBytes reports whether b starts with the lower-case ASCII prefix, in any
 // case, without allocating.
-func dsnHasPrefixFoldBytes(b []byte, prefix string) bool { return dsnHasPrefixFold(bytesView(b), prefix) }
+func dsnHasPrefixFoldBytes(b []byte, prefix string) bool {
+	return dsnHasPrefixFold(bytesView(b), prefix)
+}
 
 // dsnIndexFold returns the index of the first occurrence of the lower-case ASCII needle in b,
 // in any case, or -1.
