@@ -230,24 +230,34 @@ func produceScenario(ctx context.Context, k pipeline.Kafka, sc *scenario.Scenari
 		return err
 	}
 	defer bounces.Close()
-	var batch []pipeline.Message
+	// Records go in batches: a send waits for the broker's acknowledgement.
+	var lines, emails []pipeline.Message
 	for _, r := range sc.Records {
 		if r.Kind == scenario.KindBounceEmail {
-			if err := bounces.Send(ctx, pipeline.Message{Key: []byte(r.Key), Value: r.Value}); err != nil {
-				return err
+			emails = append(emails, pipeline.Message{Key: []byte(r.Key), Value: r.Value})
+			if len(emails) == 500 {
+				if err := bounces.Send(ctx, emails...); err != nil {
+					return err
+				}
+				emails = emails[:0]
 			}
 			continue
 		}
-		batch = append(batch, pipeline.Message{Key: []byte(r.Key), Value: r.Value})
-		if len(batch) == 5000 {
-			if err := logs.Send(ctx, batch...); err != nil {
+		lines = append(lines, pipeline.Message{Key: []byte(r.Key), Value: r.Value})
+		if len(lines) == 5000 {
+			if err := logs.Send(ctx, lines...); err != nil {
 				return err
 			}
-			batch = batch[:0]
+			lines = lines[:0]
 		}
 	}
-	if len(batch) > 0 {
-		return logs.Send(ctx, batch...)
+	if len(emails) > 0 {
+		if err := bounces.Send(ctx, emails...); err != nil {
+			return err
+		}
+	}
+	if len(lines) > 0 {
+		return logs.Send(ctx, lines...)
 	}
 	return nil
 }
