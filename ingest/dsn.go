@@ -91,6 +91,34 @@ func parseMessage(raw []byte, depth int) ([]Event, error) {
 	return nil, fmt.Errorf("message %q (subject %q): %w", dsnTrunc(top.get("message-id"), 120), subj, ErrNoBounce)
 }
 
+// StartsWithHeaderField reports whether b (blank lines at its start skipped) begins like a
+// raw RFC 5322 message: a field name of letters, digits and dashes, a colon, then a blank, a
+// line end or the end of b. No supported log format starts so: their lines begin with a
+// timestamp, a priority, '{', '#' or a CSV field.
+func StartsWithHeaderField(b []byte) bool {
+	b = bytes.TrimLeft(b, "\r\n")
+	i := 0
+	for i < len(b) && i < 80 {
+		c := b[i]
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || i > 0 && (c == '-' || c >= '0' && c <= '9') {
+			i++
+			continue
+		}
+		break
+	}
+	if i == 0 || i >= len(b) || b[i] != ':' {
+		return false
+	}
+	if i+1 == len(b) {
+		return true
+	}
+	switch b[i+1] {
+	case ' ', '\t', '\r', '\n':
+		return true
+	}
+	return false
+}
+
 // Message decodes one raw bounce email with ParseMessage, classifies and enriches its events
 // and appends them to out.
 func (p *Processor) Message(raw []byte, out []Event) ([]Event, error) {

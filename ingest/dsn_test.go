@@ -462,3 +462,22 @@ func TestMayAnnounceCopy(t *testing.T) {
 		}
 	}
 }
+
+// TestStartsWithHeaderField tells raw messages from log lines.
+func TestStartsWithHeaderField(t *testing.T) {
+	for in, want := range map[string]bool{
+		"Return-Path: <>\nReceived: x\n":        true,
+		"\r\nX-Failed-Recipients:\tu@x.example": true,
+		"Subject:":                              true,
+		"Nov  3 09:00:00 mx postfix/smtp[1]: x": false,
+		"2026-11-03 09:20:00 1vXyZa-000 <= a":   false,
+		"type,timeLogged,orig,rcpt":             false,
+		`{"type":"Bounce"}`:                     false,
+		"Subject:x":                             false,
+		"":                                      false,
+	} {
+		if got := StartsWithHeaderField([]byte(in)); got != want {
+			t.Errorf("StartsWithHeaderField(%q) = %v, want %v", in, got, want)
+		}
+	}
+}

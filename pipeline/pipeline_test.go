@@ -14,40 +14,20 @@ import (
 	"github.com/bouncehouse/bouncehouse/classify"
 	"github.com/bouncehouse/bouncehouse/ingest"
 	"github.com/bouncehouse/bouncehouse/storage"
+	"github.com/bouncehouse/bouncehouse/storage/storagetest"
 )
 
 // dataDir is the embedded engine's data directory shared by the package's tests (one per
 // process); tests use databases of their own.
 var dataDir string
 
-func TestMain(m *testing.M) {
-	code := func() int {
-		if _, err := storage.EmbeddedLibrary(); err != nil {
-			if os.Getenv("CI") == "true" {
-				fmt.Fprintln(os.Stderr, "pipeline tests need the embedded engine in CI:", err)
-				return 1
-			}
-			fmt.Fprintln(os.Stderr, "skipping the pipeline tests that need the embedded engine:", err)
-		}
-		dir, err := os.MkdirTemp("", "bouncehouse-pipeline-test-")
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		defer os.RemoveAll(dir)
-		dataDir = filepath.Join(dir, "data")
-		return m.Run()
-	}()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(storagetest.Main(m, "pipeline", &dataDir)) }
 
 var dbSeq atomic.Int32
 
 func openStore(t *testing.T) *storage.Store {
 	t.Helper()
-	if _, err := storage.EmbeddedLibrary(); err != nil {
-		t.Skip("embedded engine not installed:", err)
-	}
+	storagetest.RequireEngine(t)
 	db := fmt.Sprintf("p%d_%s", dbSeq.Add(1), strings.NewReplacer("/", "_", "-", "_").Replace(t.Name()))
 	s, err := storage.Open(context.Background(), storage.Config{DataDir: dataDir, Database: db})
 	if err != nil {
@@ -66,9 +46,7 @@ func openStore(t *testing.T) *storage.Store {
 // openStoreB opens a fresh database for one benchmark iteration.
 func openStoreB(b *testing.B, i int) *storage.Store {
 	b.Helper()
-	if _, err := storage.EmbeddedLibrary(); err != nil {
-		b.Skip("embedded engine not installed:", err)
-	}
+	storagetest.RequireEngine(b)
 	db := fmt.Sprintf("bench%d_%d", dbSeq.Add(1), i)
 	s, err := storage.Open(context.Background(), storage.Config{DataDir: dataDir, Database: db})
 	if err != nil {

@@ -401,13 +401,7 @@ func unparsedToken(us []storage.Unparsed) string {
 // a header field and has a blank line ending its header; anything else is log lines (or
 // ESP JSON, which the log framing recognises).
 func sniffKind(v []byte) Kind {
-	v = bytes.TrimLeft(v, "\r\n")
-	i := 0
-	for i < len(v) && i < 80 && (v[i] >= 'a' && v[i] <= 'z' || v[i] >= 'A' && v[i] <= 'Z' || i > 0 && (v[i] == '-' || v[i] >= '0' && v[i] <= '9')) {
-		i++
-	}
-	if i > 0 && i < len(v)-1 && v[i] == ':' && (v[i+1] == ' ' || v[i+1] == '\t') &&
-		(bytes.Contains(v, []byte("\n\n")) || bytes.Contains(v, []byte("\r\n\r\n"))) {
+	if ingest.StartsWithHeaderField(v) && (bytes.Contains(v, []byte("\n\n")) || bytes.Contains(v, []byte("\r\n\r\n"))) {
 		return KindBounceEmails
 	}
 	return KindMTALogs

@@ -12,6 +12,7 @@ import (
 
 	"github.com/bouncehouse/bouncehouse/classify"
 	"github.com/bouncehouse/bouncehouse/ingest"
+	"github.com/bouncehouse/bouncehouse/storage/storagetest"
 )
 
 // BenchmarkInsertEvents measures the sustained insert rate into the embedded engine through
@@ -66,9 +67,7 @@ func BenchmarkInsertEvents(b *testing.B) {
 
 func openBenchStore(b *testing.B) *Store {
 	b.Helper()
-	if _, err := EmbeddedLibrary(); err != nil {
-		b.Skip("embedded engine not installed:", err)
-	}
+	storagetest.RequireEngine(b)
 	cfg := Config{DataDir: dataDir, Database: fmt.Sprintf("bench%d", dbSeq.Add(1))}
 	s, err := Open(context.Background(), cfg)
 	if err != nil {

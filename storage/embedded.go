@@ -249,7 +249,3 @@ func (e *embedded) run(stmt []byte) error {
 
 // maxKeptBuffer is the largest statement buffer kept between batches.
 const maxKeptBuffer = 64 << 20
-
-// EmbeddedLibrary returns the path of the embedded engine's library (libchdb.so), or an error
-// that says how to install it (scripts/install-libchdb.sh).
-func EmbeddedLibrary() (string, error) { return chdb.LibraryPath() }

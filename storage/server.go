@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"strings"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
@@ -197,7 +198,7 @@ func (s *server) insertEvents(ctx context.Context, table string, rows []Row, tok
 		return err
 	}
 	defer cancel()
-	batch, err := s.conn.PrepareBatch(qctx, "INSERT INTO "+table+" ("+joinCols(eventColumns)+")")
+	batch, err := s.conn.PrepareBatch(qctx, "INSERT INTO "+table+" ("+strings.Join(eventColumns, ", ")+")")
 	if err != nil {
 		return err
 	}
@@ -240,7 +241,7 @@ func (s *server) insertUnparsed(ctx context.Context, table string, recs []Unpars
 		return err
 	}
 	defer cancel()
-	batch, err := s.conn.PrepareBatch(qctx, "INSERT INTO "+table+" ("+joinCols(unparsedColumns)+")")
+	batch, err := s.conn.PrepareBatch(qctx, "INSERT INTO "+table+" ("+strings.Join(unparsedColumns, ", ")+")")
 	if err != nil {
 		return err
 	}
@@ -269,15 +270,4 @@ func (s *server) insertState(ctx context.Context, table, topic string, partition
 		return err
 	}
 	return batch.Send()
-}
-
-func joinCols(cols []string) string {
-	out := ""
-	for i, c := range cols {
-		if i > 0 {
-			out += ", "
-		}
-		out += c
-	}
-	return out
 }

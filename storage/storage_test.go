@@ -4,49 +4,27 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/bouncehouse/bouncehouse/ingest"
-	"github.com/bouncehouse/bouncehouse/storage/internal/chdb"
+	"github.com/bouncehouse/bouncehouse/storage/storagetest"
 )
 
 // dataDir is the embedded engine's data directory shared by the package's tests: chDB allows
 // one per process. Tests isolate themselves by database name.
 var dataDir string
 
-func TestMain(m *testing.M) {
-	code := func() int {
-		if _, err := chdb.LibraryPath(); err != nil {
-			if os.Getenv("CI") == "true" {
-				fmt.Fprintln(os.Stderr, "storage tests need the embedded engine in CI:", err)
-				return 1
-			}
-			fmt.Fprintln(os.Stderr, "skipping the storage tests that need the embedded engine:", err)
-		}
-		dir, err := os.MkdirTemp("", "bouncehouse-storage-test-")
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		defer os.RemoveAll(dir)
-		dataDir = filepath.Join(dir, "data")
-		return m.Run()
-	}()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(storagetest.Main(m, "storage", &dataDir)) }
 
 var dbSeq atomic.Int32
 
 // openTestStore opens the embedded store with a database of the test's own, migrated.
 func openTestStore(t *testing.T, mod func(*Config)) *Store {
 	t.Helper()
-	if _, err := chdb.LibraryPath(); err != nil {
-		t.Skip("embedded engine not installed:", err)
-	}
+	storagetest.RequireEngine(t)
 	name := strings.Map(func(r rune) rune {
 		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' {
 			return r

@@ -34,39 +34,13 @@ func sniffKind(name string, head []byte) string {
 	case ".mbox", ".mbx":
 		return inputMbox
 	}
-	head = bytes.TrimLeft(head, "\r\n")
-	if bytes.HasPrefix(head, []byte("From ")) {
+	if bytes.HasPrefix(bytes.TrimLeft(head, "\r\n"), []byte("From ")) {
 		return inputMbox
 	}
-	if isHeaderField(head) {
+	if ingest.StartsWithHeaderField(head) {
 		return inputEmail
 	}
 	return ""
-}
-
-// isHeaderField reports whether b starts with an RFC 5322 field: a name of letters, digits
-// and dashes, a colon, then a space, a tab or the end of the line.
-func isHeaderField(b []byte) bool {
-	i := 0
-	for i < len(b) && i < 80 {
-		c := b[i]
-		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || i > 0 && (c == '-' || c >= '0' && c <= '9') {
-			i++
-			continue
-		}
-		break
-	}
-	if i == 0 || i >= len(b) || b[i] != ':' {
-		return false
-	}
-	if i+1 == len(b) {
-		return true
-	}
-	switch b[i+1] {
-	case ' ', '\t', '\r', '\n':
-		return true
-	}
-	return false
 }
 
 // processMessages classifies one email (kind inputEmail, events at line 0) or every message

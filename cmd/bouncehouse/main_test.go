@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/bouncehouse/bouncehouse/storage"
+	"github.com/bouncehouse/bouncehouse/storage/storagetest"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -296,12 +296,7 @@ func TestSniffKind(t *testing.T) {
 // TestMigrateAndQuery runs migrate twice and query in every output format on the embedded
 // engine.
 func TestMigrateAndQuery(t *testing.T) {
-	if _, err := storage.EmbeddedLibrary(); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal(err)
-		}
-		t.Skip("embedded engine not installed:", err)
-	}
+	storagetest.RequireEngine(t)
 	dir := filepath.Join(t.TempDir(), "data")
 	out, errOut, code := runCLI(t, "", "migrate", "--data", dir)
 	if code != exitOK || !strings.Contains(out, "applied 0001_events, 0002_rollups, 0003_views") {

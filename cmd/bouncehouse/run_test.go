@@ -17,6 +17,7 @@ import (
 	"github.com/bouncehouse/bouncehouse/classify"
 	"github.com/bouncehouse/bouncehouse/pipeline"
 	"github.com/bouncehouse/bouncehouse/storage"
+	"github.com/bouncehouse/bouncehouse/storage/storagetest"
 )
 
 // TestRunConfigPrecedence: defaults, then the file, then the environment, then flags.
@@ -92,12 +93,7 @@ func runFlagsOf(t *testing.T, cmd *cobra.Command) *runFlags {
 // TestRunServesAndStops runs the real pipeline on the embedded broker and engine: events are
 // stored, /healthz, /readyz and /metrics answer, and cancelling (what SIGTERM does) stops it.
 func TestRunServesAndStops(t *testing.T) {
-	if _, err := storage.EmbeddedLibrary(); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal(err)
-		}
-		t.Skip("embedded engine not installed:", err)
-	}
+	storagetest.RequireEngine(t)
 	b, err := pipeline.StartEmbeddedBroker(map[string]int32{"mta-logs": 2})
 	if err != nil {
 		t.Fatal(err)
@@ -237,12 +233,7 @@ func TestSend(t *testing.T) {
 // TestDemoJSON runs the demo on a small scenario: every produced event is stored, and the
 // IPs and customers the scenario leaves broken are the ones the NOC view shows.
 func TestDemoJSON(t *testing.T) {
-	if _, err := storage.EmbeddedLibrary(); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal(err)
-		}
-		t.Skip("embedded engine not installed:", err)
-	}
+	storagetest.RequireEngine(t)
 	data := filepath.Join(t.TempDir(), "data")
 	out, errOut, code := runCLI(t, "", "demo", "--events", "4000", "--data", data, "--json", "--listen", "127.0.0.1:0")
 	if code != exitOK {

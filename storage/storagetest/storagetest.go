@@ -1,0 +1,48 @@
+// Package storagetest prepares the embedded ClickHouse engine for the tests of the packages
+// that store events. chDB allows one data directory per process, so a test binary shares one
+// and its tests isolate themselves by database name.
+package storagetest
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/bouncehouse/bouncehouse/storage/internal/chdb"
+)
+
+// inCI reports whether the tests run in CI, where the engine must be there.
+func inCI() bool { return os.Getenv("CI") == "true" }
+
+// Main runs a package's tests with a fresh data directory for the embedded engine, set in
+// *dataDir, and returns the exit code for os.Exit. Without the engine the run fails in CI
+// (CI=true) and elsewhere says that the tests needing it will skip.
+func Main(m *testing.M, pkg string, dataDir *string) int {
+	if _, err := chdb.LibraryPath(); err != nil {
+		if inCI() {
+			fmt.Fprintf(os.Stderr, "%s tests need the embedded engine in CI: %v\n", pkg, err)
+			return 1
+		}
+		fmt.Fprintf(os.Stderr, "skipping the %s tests that need the embedded engine: %v\n", pkg, err)
+	}
+	dir, err := os.MkdirTemp("", "bouncehouse-"+pkg+"-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	*dataDir = filepath.Join(dir, "data")
+	return m.Run()
+}
+
+// RequireEngine skips the test when the embedded engine is not installed, and fails it in CI.
+func RequireEngine(tb testing.TB) {
+	tb.Helper()
+	if _, err := chdb.LibraryPath(); err != nil {
+		if inCI() {
+			tb.Fatal(err)
+		}
+		tb.Skip("embedded engine not installed:", err)
+	}
+}
