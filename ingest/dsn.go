@@ -50,12 +50,6 @@ func parseMessage(raw []byte, depth int) ([]Event, error) {
 	if len(bytes.TrimSpace(raw)) == 0 {
 		return nil, errors.New("dsn: empty message")
 	}
-	if bytes.HasPrefix(raw, []byte("From ")) {
-		// A message saved from an mbox keeps its "From " separator line.
-		if i := bytes.IndexByte(raw, '\n'); i >= 0 {
-			raw = raw[i+1:]
-		}
-	}
 	top, body := dsnParseHeader(raw)
 	if len(top) == 0 {
 		return nil, errors.New("dsn: message has no header")
