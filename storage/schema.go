@@ -166,6 +166,17 @@ func splitStatements(sql string) []string {
 	return out
 }
 
+// onlyViews reports whether every statement creates or replaces a plain view: such a
+// migration holds no data, and Migrate re-runs it when its text changes.
+func onlyViews(stmts []string) bool {
+	for _, st := range stmts {
+		if !strings.HasPrefix(strings.TrimSpace(st), "CREATE OR REPLACE VIEW ") {
+			return false
+		}
+	}
+	return len(stmts) > 0
+}
+
 // checksum identifies a migration's text, to notice one edited after it was applied.
 func (m migration) checksum() string {
 	h := sha256.Sum256([]byte(m.text))
@@ -177,6 +188,7 @@ type MigrateReport struct {
 	Applied   []string // migrations applied now, "0001_events"
 	Skipped   []string // migrations applied before
 	Changed   []string // applied migrations whose text changed since (not re-run)
+	Replaced  []string // applied migrations of views only whose text changed: re-run
 	Retention string   // "" or what changed: "180 → 90 days"
 }
 
@@ -212,16 +224,24 @@ func (s *Store) Migrate(ctx context.Context) (MigrateReport, error) {
 	}
 	for _, m := range ms {
 		id := fmt.Sprintf("%04d_%s", m.Version, m.Name)
-		if sum, ok := applied[m.Version]; ok {
-			rep.Skipped = append(rep.Skipped, id)
-			if sum != m.checksum() {
-				rep.Changed = append(rep.Changed, id)
-			}
-			continue
-		}
 		stmts, err := l.statements(m)
 		if err != nil {
 			return rep, err
+		}
+		if sum, ok := applied[m.Version]; ok {
+			switch {
+			case sum == m.checksum():
+				rep.Skipped = append(rep.Skipped, id)
+				continue
+			case !onlyViews(stmts):
+				rep.Skipped = append(rep.Skipped, id)
+				rep.Changed = append(rep.Changed, id)
+				continue
+			}
+			// A migration of views only holds no data: its new text replaces the views.
+			rep.Replaced = append(rep.Replaced, id)
+		} else {
+			rep.Applied = append(rep.Applied, id)
 		}
 		for i, st := range stmts {
 			if err := s.b.exec(ctx, st, nil); err != nil {
@@ -232,7 +252,6 @@ func (s *Store) Migrate(ctx context.Context) (MigrateReport, error) {
 			Params{"v": m.Version, "n": m.Name, "c": m.checksum()}); err != nil {
 			return rep, fmt.Errorf("migrate %s: record it: %w", id, err)
 		}
-		rep.Applied = append(rep.Applied, id)
 	}
 	if rep.Retention, err = s.applyRetention(ctx, l); err != nil {
 		return rep, err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -115,7 +116,7 @@ func TestMigrate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rep.Applied) != 0 || len(rep.Skipped) != 3 || len(rep.Changed) != 0 || rep.Retention != "" {
+	if len(rep.Applied) != 0 || len(rep.Skipped) != 4 || len(rep.Changed) != 0 || len(rep.Replaced) != 0 || rep.Retention != "" {
 		t.Errorf("second migrate: %+v", rep)
 	}
 	res, err := s.Query(ctx, "SELECT name FROM system.tables WHERE database = {db:String} ORDER BY name", Params{"db": s.Database()})
@@ -134,8 +135,22 @@ func TestMigrate(t *testing.T) {
 			t.Errorf("table or view %s missing; have %v", want, names)
 		}
 	}
-	if n := queryInt(t, s, "SELECT count() FROM "+s.q("schema_migrations")+" FINAL", nil); n != 3 {
-		t.Errorf("schema_migrations has %d rows, want 3", n)
+	if n := queryInt(t, s, "SELECT count() FROM "+s.q("schema_migrations")+" FINAL", nil); n != 4 {
+		t.Errorf("schema_migrations has %d rows, want 4", n)
+	}
+	// A migration of views whose text changed is re-run; one with tables is only reported.
+	if err := s.Exec(ctx, "INSERT INTO "+s.q("schema_migrations")+" (version, name, checksum) VALUES (3, 'reference', 'old'), (4, 'views', 'old')", nil); err != nil {
+		t.Fatal(err)
+	}
+	rep, err = s.Migrate(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(rep.Replaced, []string{"0004_views"}) || !slices.Equal(rep.Changed, []string{"0003_reference"}) {
+		t.Errorf("migrate after edits: %+v", rep)
+	}
+	if rep, err = s.Migrate(ctx); err != nil || len(rep.Replaced)+len(rep.Changed) != 1 {
+		t.Errorf("migrate once more: %+v, %v (only 0003 stays changed)", rep, err)
 	}
 	if n := queryInt(t, s, "SELECT count() FROM "+s.q("categories")+" FINAL WHERE remediation != ''", nil); n < 30 {
 		t.Errorf("categories has %d rows with remediation", n)

@@ -299,7 +299,7 @@ func TestMigrateAndQuery(t *testing.T) {
 	storagetest.RequireEngine(t)
 	dir := filepath.Join(t.TempDir(), "data")
 	out, errOut, code := runCLI(t, "", "migrate", "--data", dir)
-	if code != exitOK || !strings.Contains(out, "applied 0001_events, 0002_rollups, 0003_views") {
+	if code != exitOK || !strings.Contains(out, "applied 0001_events, 0002_rollups, 0003_reference, 0004_views") {
 		t.Fatalf("migrate: code %d\n%s%s", code, out, errOut)
 	}
 	out, _, code = runCLI(t, "", "migrate", "--data", dir)

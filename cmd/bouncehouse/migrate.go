@@ -66,6 +66,9 @@ DDL. --print writes the SQL it would run instead of running it.`,
 			if rep.Retention != "" {
 				fmt.Fprintf(w, "retention changed: %s\n", rep.Retention)
 			}
+			for _, r := range rep.Replaced {
+				fmt.Fprintf(w, "views of %s replaced by their new definition\n", r)
+			}
 			for _, c := range rep.Changed {
 				fmt.Fprintf(w, "warning: migration %s changed since it was applied; it is not re-run\n", c)
 			}

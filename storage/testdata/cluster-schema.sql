@@ -295,6 +295,7 @@ FROM
     WHERE bucket >= toStartOfFiveMinutes({t_end:DateTime64(3, 'UTC')} - toIntervalMinute({window_min:UInt32}))
       AND bucket <= {t_end:DateTime64(3, 'UTC')}
       AND last_seen > {t_end:DateTime64(3, 'UTC')} - toIntervalMinute({window_min:UInt32})
+      AND first_seen <= {t_end:DateTime64(3, 'UTC')}
       AND category IN ('ip_blocklisted', 'reputation_block')
       AND sending_ip != ''
     GROUP BY sending_ip
@@ -306,6 +307,7 @@ LEFT JOIN
     WHERE bucket >= toStartOfFiveMinutes({t_end:DateTime64(3, 'UTC')} - toIntervalMinute({window_min:UInt32}))
       AND bucket <= {t_end:DateTime64(3, 'UTC')}
       AND last_seen > {t_end:DateTime64(3, 'UTC')} - toIntervalMinute({window_min:UInt32})
+      AND first_seen <= {t_end:DateTime64(3, 'UTC')}
       AND sending_ip != ''
     GROUP BY sending_ip
 ) AS t ON t.sending_ip = b.sending_ip
@@ -353,6 +355,7 @@ FROM
     WHERE bucket >= toStartOfHour({t_end:DateTime64(3, 'UTC')} - toIntervalMinute({window_min:UInt32}))
       AND bucket <= {t_end:DateTime64(3, 'UTC')}
       AND last_seen > {t_end:DateTime64(3, 'UTC')} - toIntervalMinute({window_min:UInt32})
+      AND first_seen <= {t_end:DateTime64(3, 'UTC')}
       AND outcome != 'delivered'
       AND customer != ''
       AND category IN (SELECT name FROM `bouncehouse`.`categories` WHERE customer_issue != '')
@@ -366,6 +369,7 @@ LEFT JOIN
     WHERE bucket >= toStartOfHour({t_end:DateTime64(3, 'UTC')} - toIntervalMinute({window_min:UInt32}))
       AND bucket <= {t_end:DateTime64(3, 'UTC')}
       AND last_seen > {t_end:DateTime64(3, 'UTC')} - toIntervalMinute({window_min:UInt32})
+      AND first_seen <= {t_end:DateTime64(3, 'UTC')}
     GROUP BY customer, sender_domain
 ) AS t ON t.customer = r.customer AND t.sender_domain = r.sender_domain
 LEFT JOIN

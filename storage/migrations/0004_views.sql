@@ -1,27 +1,7 @@
--- Reference data, refreshed from the classifier's rule data by every migrate: what a
--- category means and what to do about it, and where each blocklist delists.
-CREATE TABLE IF NOT EXISTS {{table "categories"}}{{onCluster}}
-(
-    name            LowCardinality(String),
-    category_group  LowCardinality(String),
-    bounce_class    LowCardinality(String),
-    action_party    LowCardinality(String),
-    customer_issue  LowCardinality(String),
-    summary         String,
-    remediation     String
-)
-ENGINE = {{engineGlobal "ReplacingMergeTree" "categories"}}
-ORDER BY name;
-
-CREATE TABLE IF NOT EXISTS {{table "blocklists"}}{{onCluster}}
-(
-    id          LowCardinality(String),
-    family      LowCardinality(String),
-    object      LowCardinality(String),
-    delist_url  String
-)
-ENGINE = {{engineGlobal "ReplacingMergeTree" "blocklists"}}
-ORDER BY id;
+-- Views only: Migrate re-runs this migration whenever its text changes, since views hold no
+-- data. Rollup buckets count in a row only if they hold an attempt up to t_end (first_seen)
+-- and one inside the window (last_seen), so that a window ending in the past does not pick
+-- up what came later in the same bucket.
 
 -- blocked_ips(t_end, window_min): the sending IPs refused for an IP listing or for their
 -- reputation in the window_min minutes up to t_end: where (providers), by which lists (with
@@ -57,6 +37,7 @@ FROM
     WHERE bucket >= toStartOfFiveMinutes({t_end:DateTime64(3, 'UTC')} - toIntervalMinute({window_min:UInt32}))
       AND bucket <= {t_end:DateTime64(3, 'UTC')}
       AND last_seen > {t_end:DateTime64(3, 'UTC')} - toIntervalMinute({window_min:UInt32})
+      AND first_seen <= {t_end:DateTime64(3, 'UTC')}
       AND category IN ('ip_blocklisted', 'reputation_block')
       AND sending_ip != ''
     GROUP BY sending_ip
@@ -68,6 +49,7 @@ LEFT JOIN
     WHERE bucket >= toStartOfFiveMinutes({t_end:DateTime64(3, 'UTC')} - toIntervalMinute({window_min:UInt32}))
       AND bucket <= {t_end:DateTime64(3, 'UTC')}
       AND last_seen > {t_end:DateTime64(3, 'UTC')} - toIntervalMinute({window_min:UInt32})
+      AND first_seen <= {t_end:DateTime64(3, 'UTC')}
       AND sending_ip != ''
     GROUP BY sending_ip
 ) AS t ON t.sending_ip = b.sending_ip
@@ -120,6 +102,7 @@ FROM
     WHERE bucket >= toStartOfHour({t_end:DateTime64(3, 'UTC')} - toIntervalMinute({window_min:UInt32}))
       AND bucket <= {t_end:DateTime64(3, 'UTC')}
       AND last_seen > {t_end:DateTime64(3, 'UTC')} - toIntervalMinute({window_min:UInt32})
+      AND first_seen <= {t_end:DateTime64(3, 'UTC')}
       AND outcome != 'delivered'
       AND customer != ''
       AND category IN (SELECT name FROM {{view "categories"}} WHERE customer_issue != '')
@@ -133,6 +116,7 @@ LEFT JOIN
     WHERE bucket >= toStartOfHour({t_end:DateTime64(3, 'UTC')} - toIntervalMinute({window_min:UInt32}))
       AND bucket <= {t_end:DateTime64(3, 'UTC')}
       AND last_seen > {t_end:DateTime64(3, 'UTC')} - toIntervalMinute({window_min:UInt32})
+      AND first_seen <= {t_end:DateTime64(3, 'UTC')}
     GROUP BY customer, sender_domain
 ) AS t ON t.customer = r.customer AND t.sender_domain = r.sender_domain
 LEFT JOIN
