@@ -303,7 +303,7 @@ func TestMigrateAndQuery(t *testing.T) {
 		t.Fatalf("migrate: code %d\n%s%s", code, out, errOut)
 	}
 	out, _, code = runCLI(t, "", "migrate", "--data", dir)
-	if code != exitOK || !strings.Contains(out, "up to date (3 migrations)") {
+	if code != exitOK || !strings.Contains(out, "up to date (4 migrations)") {
 		t.Errorf("second migrate: code %d\n%s", code, out)
 	}
 	q := "SELECT name, customer_issue FROM bouncehouse.categories WHERE customer_issue = {issue:String}"
