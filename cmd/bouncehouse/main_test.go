@@ -330,3 +330,39 @@ func TestMigrateAndQuery(t *testing.T) {
 		t.Errorf("migrate --cluster --print: code %d", code)
 	}
 }
+
+// TestGrafana writes the provisioning with the defaults, which must be what the repository
+// holds under dashboards/provisioning, and refuses unknown alert parameters.
+func TestGrafana(t *testing.T) {
+	dir := t.TempDir()
+	out, errOut, code := runCLI(t, "", "grafana", "--out", dir)
+	if code != exitOK {
+		t.Fatalf("code %d: %s", code, errOut)
+	}
+	if n := strings.Count(out, "\n"); n != 11 {
+		t.Errorf("%d files written:\n%s", n, out)
+	}
+	for _, name := range []string{"dashboards/bouncehouse/bouncehouse-noc.json", "alerting/bouncehouse-rules.yaml", "datasources/bouncehouse.yaml"} {
+		got, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := os.ReadFile(filepath.Join("..", "..", "dashboards", "provisioning", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("%s differs from dashboards/provisioning/%s", name, name)
+		}
+	}
+	_, _, code = runCLI(t, "", "grafana", "--out", dir, "--set", "bh-customer-auth.threshold=0.25")
+	rules, _ := os.ReadFile(filepath.Join(dir, "alerting", "bouncehouse-rules.yaml"))
+	if code != exitOK || !bytes.Contains(rules, []byte("More than 0.25 of this customer's attempts")) {
+		t.Errorf("--set: code %d", code)
+	}
+	for _, args := range [][]string{{"grafana"}, {"grafana", "--out", dir, "--set", "bh-nosuch.threshold=1"}, {"grafana", "--out", dir, "--set", "oops"}} {
+		if _, _, code := runCLI(t, "", args...); code != exitUsage {
+			t.Errorf("%v: code %d, want %d", args, code, exitUsage)
+		}
+	}
+}
