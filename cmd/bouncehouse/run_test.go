@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -8,14 +9,17 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/spf13/cobra"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/bouncehouse/bouncehouse/classify"
 	"github.com/bouncehouse/bouncehouse/pipeline"
+	"github.com/bouncehouse/bouncehouse/scenario"
 	"github.com/bouncehouse/bouncehouse/storage"
 	"github.com/bouncehouse/bouncehouse/storage/storagetest"
 )
@@ -281,5 +285,58 @@ func TestDemoJSON(t *testing.T) {
 		if !mis[c] {
 			t.Errorf("customer %s is broken at the end but not in misconfigured_customers: %+v", c, rep.Misconfigured)
 		}
+	}
+}
+
+// TestComposeConfig: the configuration the docker-compose stack runs with loads, and maps
+// the generator's MTA hosts, sending IPs and customers exactly as the scenario defines them
+// (-update rewrites its enrich section from the scenario).
+func TestComposeConfig(t *testing.T) {
+	path := filepath.Join("..", "..", "deploy", "bouncehouse.yaml")
+	sc, err := scenario.Generate(scenario.Config{Events: 200, Duration: 10 * time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := sc.EnrichOptions()
+	if want.Customers.ByJobID == nil {
+		want.Customers.ByJobID = map[string]string{} // as YAML reads "jobs: {}"
+	}
+	if *update {
+		var enrich bytes.Buffer
+		enc := yaml.NewEncoder(&enrich)
+		enc.SetIndent(2)
+		if err := enc.Encode(map[string]any{"enrich": want}); err != nil {
+			t.Fatal(err)
+		}
+		head := `# The configuration of bouncehouse in the docker-compose stack. Brokers, the ClickHouse DSN
+# and password and the Loki URL come from the environment (see docker-compose.yml). The
+# enrich section maps the generator's MTA hosts, sending IPs and customers.
+kafka:
+  group: bouncehouse
+  topics:
+    - {name: mta-logs, kind: mta-logs}
+    - {name: bounce-emails, kind: bounce-emails}
+batch_size: 20000
+flush_interval: 2s
+store:
+  database: bouncehouse
+  retention_days: 180
+listen: ":9108"
+`
+		if err := os.WriteFile(path, append([]byte(head), enrich.Bytes()...), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Setenv("BOUNCEHOUSE_KAFKA_BROKERS", "kafka:9092")
+	t.Setenv("BOUNCEHOUSE_CLICKHOUSE_DSN", "clickhouse://bouncehouse@clickhouse:9000/bouncehouse")
+	cfg, err := loadRunConfig(path, &runFlags{}, newRunCommand(&globalOptions{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(cfg.Enrich, want) {
+		t.Errorf("deploy/bouncehouse.yaml maps\n%+v\nthe scenario\n%+v\n(go test ./cmd/bouncehouse -run ComposeConfig -update)", cfg.Enrich, want)
+	}
+	if len(cfg.Kafka.Topics) != 2 || cfg.Store.ClickHouse == "" || len(cfg.Kafka.Brokers) != 1 {
+		t.Errorf("compose config: %+v", cfg)
 	}
 }
