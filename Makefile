@@ -43,8 +43,8 @@ unit: check-go engine
 	CHDB_LIB=$$($(CHDB_LIB_CMD)) $(GO) test -race -count=1 ./...
 
 # A short run of every fuzz target: finds regressions; long runs are `make fuzz FUZZTIME=10m`.
-fuzz: check-go
-	GO=$(GO) FUZZTIME=$(FUZZTIME) bash scripts/fuzz.sh
+fuzz: check-go engine
+	CHDB_LIB=$$($(CHDB_LIB_CMD)) GO=$(GO) FUZZTIME=$(FUZZTIME) bash scripts/fuzz.sh
 
 # bench: the figures of BENCHMARKS.md; compare two runs with benchstat.
 bench: check-go
