@@ -165,5 +165,16 @@ func summary(r dashboards.Rule, i Instance) string {
 		s = strings.ReplaceAll(s, "{{ $labels."+k+" }}", v)
 	}
 	s = strings.ReplaceAll(s, "{{ $values.A }}", strconv.FormatFloat(i.Value, 'g', 4, 64))
+	for { // a label the row does not have reads as empty, as in Grafana
+		a := strings.Index(s, "{{ $labels.")
+		if a < 0 {
+			break
+		}
+		b := strings.Index(s[a:], "}}")
+		if b < 0 {
+			break
+		}
+		s = s[:a] + s[a+b+2:]
+	}
 	return s
 }

@@ -132,6 +132,13 @@ func renderSQL(sql, database string, data ...map[string]float64) (string, error)
 		"text": func(variable, column string) string {
 			return fmt.Sprintf("(${%s:sqlstring} = '' OR %s = ${%s:sqlstring})", variable, column, variable)
 		},
+		// history is the length in seconds of the baseline a rule compares with: the 24
+		// hours before the window, or as much of them as the store holds (a new install
+		// has less), and at least the window itself.
+		"history": func() string {
+			return "greatest(dateDiff('second', greatest((SELECT min(bucket) FROM " + database + ".rollup_provider_5m" +
+				" WHERE bucket >= $__fromTime - INTERVAL 1 DAY), $__fromTime - INTERVAL 1 DAY), $__fromTime), dateDiff('second', $__fromTime, $__toTime))"
+		},
 		"blockCategories": func() string { return quoteList(BlockCategories) },
 		"rateCategories":  func() string { return quoteList(RateLimitCategories) },
 		"authCategories":  func() string { return quoteList(AuthCategories) },

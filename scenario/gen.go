@@ -311,6 +311,10 @@ func (g *generator) setupIncidents() {
 		m.start, m.end = g.at(m.from), g.at(m.to)
 	}
 	g.tss = &episode{eg: egTSS, start: g.at(0.36), end: g.at(0.55)}
+	if g.cfg.Quiet {
+		g.listings, g.misconfigs = nil, nil
+		g.tss.start, g.tss.end = g.end, g.end // never active
+	}
 }
 
 func (g *generator) misconfigOf(c *customer, issue string, t time.Time) int {

@@ -21,6 +21,9 @@ type Config struct {
 	Events int
 	// Seed selects the random choices; the same Config gives the same scenario.
 	Seed uint64
+	// Quiet leaves the incidents out: no listing, no misconfigured customer, no throttling.
+	// The traffic is otherwise the same: a quiet week to compare with.
+	Quiet bool
 }
 
 // Defaults of Config.

@@ -151,8 +151,11 @@ func (g *generator) truth() Truth {
 		}
 		t.Misconfigured = append(t.Misconfigured, x)
 	}
-	t.Throttling = []Throttling{{IP: g.tss.eg.ip, Pool: g.tss.eg.pool, Provider: "yahoo", ProviderCode: "TSS04",
-		Category: catReputation, Start: g.tss.start, End: g.tss.end, Events: g.tss.events}}
+	t.Throttling = []Throttling{}
+	if !g.cfg.Quiet {
+		t.Throttling = append(t.Throttling, Throttling{IP: g.tss.eg.ip, Pool: g.tss.eg.pool, Provider: "yahoo", ProviderCode: "TSS04",
+			Category: catReputation, Start: g.tss.start, End: g.tss.end, Events: g.tss.events})
+	}
 	slices.Sort(t.BrokenAtEnd.IPs)
 	slices.Sort(t.BrokenAtEnd.Customers)
 	return t

@@ -60,7 +60,7 @@ receiver answers in, and says who must act and what to do.`,
 	root.PersistentFlags().StringVar(&opts.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(newExplainCommand(opts), newClassifyCommand(opts), newMigrateCommand(), newQueryCommand(),
-		newRunCommand(opts), newSendCommand(), newDemoCommand(opts), newGenerateCommand(), newGrafanaCommand())
+		newRunCommand(opts), newSendCommand(), newDemoCommand(opts), newGenerateCommand(), newGrafanaCommand(), newAlertsCommand())
 	return root
 }
 
@@ -83,6 +83,13 @@ func run(args []string) int {
 	cmd, err := root.ExecuteC()
 	if err == nil {
 		return exitOK
+	}
+	var ee codeError
+	if errors.As(err, &ee) {
+		if ee.err != nil {
+			fmt.Fprintln(os.Stderr, "bouncehouse:", ee.err)
+		}
+		return ee.code
 	}
 	fmt.Fprintln(os.Stderr, "bouncehouse:", err)
 	var ue usageError

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -30,7 +31,11 @@ func runCLI(t *testing.T, stdin string, args ...string) (string, string, int) {
 		errOut.WriteString(err.Error())
 		code = exitError
 		var ue usageError
-		if asUsage(err, &ue) {
+		var ce codeError
+		switch {
+		case errors.As(err, &ce):
+			code = ce.code
+		case asUsage(err, &ue):
 			code = exitUsage
 		}
 	}
