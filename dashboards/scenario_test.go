@@ -20,7 +20,13 @@ import (
 
 var dataDir string
 
-func TestMain(m *testing.M) { os.Exit(storagetest.Main(m, "dashboards", &dataDir)) }
+func TestMain(m *testing.M) {
+	os.Exit(storagetest.Main(m, "dashboards", &dataDir, func() {
+		if shared.store != nil {
+			shared.store.Close()
+		}
+	}))
+}
 
 // The scenario the tests read: four hours from Monday 2026-11-16 08:00 UTC, so that every
 // incident's start and end lies well away from the windows the checkpoints look at.

@@ -144,9 +144,7 @@ func renderSQL(sql, database string, data ...map[string]float64) (string, error)
 		"authCategories":  func() string { return quoteList(AuthCategories) },
 		// shape is a response with its numbers, ids and addresses blanked, so that the same
 		// answer to different messages counts as one.
-		"shape": func(column string) string {
-			return fmt.Sprintf("replaceRegexpAll(replaceRegexpAll(lower(%s), '[^ <>()]+@[^ <>()]+', '<addr>'), '[0-9a-f]{8,}|[0-9]+', '#')", column)
-		},
+		"shape": ResponseShape,
 	}
 	t, err := template.New("sql").Funcs(funcs).Option("missingkey=error").Parse(sql)
 	if err != nil {
@@ -162,6 +160,16 @@ func renderSQL(sql, database string, data ...map[string]float64) (string, error)
 	}
 	return strings.TrimSpace(b.String()), nil
 }
+
+// ResponseShape is the SQL expression of a response's shape: lower case, with addresses,
+// numbers and hex ids blanked, so that the same answer to different messages is one shape.
+func ResponseShape(column string) string {
+	return fmt.Sprintf("replaceRegexpAll(replaceRegexpAll(lower(%s), '[^ <>()]+@[^ <>()]+', '<addr>'), '[0-9a-f]{8,}|[0-9]+', '#')", column)
+}
+
+// QuoteList is a list of strings as SQL literals, for IN (…); the strings must be
+// identifiers such as category names.
+func QuoteList(xs []string) string { return quoteList(xs) }
 
 func quoteList(xs []string) string {
 	q := make([]string, len(xs))

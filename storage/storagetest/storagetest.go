@@ -17,8 +17,10 @@ func inCI() bool { return os.Getenv("CI") == "true" }
 
 // Main runs a package's tests with a fresh data directory for the embedded engine, set in
 // *dataDir, and returns the exit code for os.Exit. Without the engine the run fails in CI
-// (CI=true) and elsewhere says that the tests needing it will skip.
-func Main(m *testing.M, pkg string, dataDir *string) int {
+// (CI=true) and elsewhere says that the tests needing it will skip. The cleanups run after
+// the tests, before the directory goes: close there the stores that tests share, since an
+// engine still open when the process exits can crash the race detector's shutdown.
+func Main(m *testing.M, pkg string, dataDir *string, cleanups ...func()) int {
 	if _, err := chdb.LibraryPath(); err != nil {
 		if inCI() {
 			fmt.Fprintf(os.Stderr, "%s tests need the embedded engine in CI: %v\n", pkg, err)
@@ -33,7 +35,11 @@ func Main(m *testing.M, pkg string, dataDir *string) int {
 	}
 	defer os.RemoveAll(dir)
 	*dataDir = filepath.Join(dir, "data")
-	return m.Run()
+	code := m.Run()
+	for _, c := range cleanups {
+		c()
+	}
+	return code
 }
 
 // RequireEngine skips the test when the embedded engine is not installed, and fails it in CI.
