@@ -60,7 +60,7 @@ receiver answers in, and says who must act and what to do.`,
 	root.PersistentFlags().StringVar(&opts.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(newExplainCommand(opts), newClassifyCommand(opts), newMigrateCommand(), newQueryCommand(),
-		newRunCommand(opts), newSendCommand(), newDemoCommand(opts), newGenerateCommand(), newGrafanaCommand(), newAlertsCommand())
+		newRunCommand(opts), newSendCommand(), newDemoCommand(opts), newGenerateCommand(), newGrafanaCommand(), newAlertsCommand(), newReportCommand())
 	return root
 }
 
