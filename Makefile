@@ -11,6 +11,8 @@ BENCHCOUNT ?= 6
 # The embedded ClickHouse engine (libchdb.so): found where it is installed, or downloaded
 # once (167 MB, npm registry) into ~/.cache/bouncehouse. The script prints its path.
 CHDB_LIB_CMD := bash scripts/install-libchdb.sh
+# Headless Chromium for the report's rendering test: found, or installed from Debian as root.
+CHROMIUM_CMD := bash scripts/install-chromium.sh
 
 all: build
 
@@ -40,7 +42,7 @@ engine:
 	@$(CHDB_LIB_CMD) >/dev/null
 
 unit: check-go engine
-	CHDB_LIB=$$($(CHDB_LIB_CMD)) $(GO) test -race -count=1 ./...
+	CHDB_LIB=$$($(CHDB_LIB_CMD)) CHROMIUM=$$($(CHROMIUM_CMD)) $(GO) test -race -count=1 ./...
 
 # A short run of every fuzz target: finds regressions; long runs are `make fuzz FUZZTIME=10m`.
 fuzz: check-go engine

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -135,6 +136,43 @@ func TestAlertsCheck(t *testing.T) {
 	for _, args := range [][]string{{"--format", "xml"}, {"--set", "nosuch.x=1"}, {"--rule", "nosuch"}, {"--at", "yesterday"}} {
 		if _, _, code := runCLI(t, "", append([]string{"alerts", "check", "--data", data, "--database", "incidents"}, args...)...); code != alertsError {
 			t.Errorf("%v: exit %d, want %d", args, code, alertsError)
+		}
+	}
+}
+
+// TestReport writes the week's report through the CLI in each format, to a file (format from
+// the extension) and to standard output, and refuses bad periods and formats.
+func TestReport(t *testing.T) {
+	storagetest.RequireEngine(t)
+	data := filepath.Join(t.TempDir(), "data")
+	sc := loadScenario(t, data, "bouncehouse", scenario.Config{Start: time.Date(2026, 11, 16, 8, 0, 0, 0, time.UTC), Duration: time.Hour, Events: 3000, Seed: 5})
+	out := filepath.Join(t.TempDir(), "w47.html")
+	if _, errOut, code := runCLI(t, "", "report", "--data", data, "--week", "2026-W47", "--out", out); code != exitOK || !strings.Contains(errOut, "wrote") {
+		t.Fatalf("report --out: exit %d: %s", code, errOut)
+	}
+	html, err := os.ReadFile(out)
+	if err != nil || !strings.HasPrefix(string(html), "<!DOCTYPE html>") {
+		t.Errorf("html report: %v %.40q", err, html)
+	}
+	md, _, code := runCLI(t, "", "report", "--data", data, "--week", "2026-W47", "--customer", sc.Truth.Customers[0].Name)
+	if code != exitOK || !strings.HasPrefix(md, "# Deliverability report 2026-W47") || !strings.Contains(md, sc.Truth.Customers[0].Name) {
+		t.Errorf("markdown to stdout: exit %d\n%.300s", code, md)
+	}
+	js, _, code := runCLI(t, "", "report", "--data", data, "--from", "2026-11-16", "--to", "2026-11-17T00:00:00Z", "--format", "json")
+	var rep struct {
+		Summary struct {
+			Current struct {
+				Attempts int `json:"attempts"`
+			} `json:"current"`
+		} `json:"summary"`
+	}
+	if err := json.Unmarshal([]byte(js), &rep); code != exitOK || err != nil || rep.Summary.Current.Attempts == 0 {
+		t.Errorf("json: exit %d, %v, %+v", code, err, rep)
+	}
+	for _, args := range [][]string{{"--week", "2026-47"}, {"--week", "2026-W47", "--from", "2026-11-16"}, {"--from", "2026-11-17", "--to", "2026-11-16"},
+		{"--week", "2026-W47", "--format", "pdf"}, {}} {
+		if _, _, code := runCLI(t, "", append([]string{"report", "--data", data}, args...)...); code != exitUsage {
+			t.Errorf("%v: exit %d, want %d", args, code, exitUsage)
 		}
 	}
 }
