@@ -243,20 +243,22 @@ func linkOverride(column, title, u string) map[string]any {
 // lokiExploreURL opens Grafana Explore on the Loki data source with the raw lines of a
 // table row: those of its MTA host that mention its queue id, in the dashboard's range.
 func lokiExploreURL() string {
-	const host, qid = "\x00host\x00", "\x00qid\x00"
+	// Markers that JSON and query escaping leave as they are, replaced by Grafana's
+	// data-link variables once the pane is encoded.
+	const host, qid, from, to = "@@HOST@@", "@@QUEUEID@@", "@@FROM@@", "@@TO@@"
 	pane := map[string]any{"a": map[string]any{
 		"datasource": LokiUID,
 		"queries": []any{map[string]any{"refId": "A", "datasource": map[string]string{"type": "loki", "uid": LokiUID},
 			"expr": fmt.Sprintf(`{mta_host="%s"} |= "%s"`, host, qid)}},
-		"range": map[string]string{"from": "\x00from\x00", "to": "\x00to\x00"},
+		"range": map[string]string{"from": from, "to": to},
 	}}
 	b, _ := json.Marshal(pane) // a literal map of strings: cannot fail
 	enc := url.QueryEscape(string(b))
 	enc = strings.NewReplacer(
 		url.QueryEscape(host), "${__data.fields.mta_host:percentencode}",
 		url.QueryEscape(qid), "${__data.fields.queue_id:percentencode}",
-		url.QueryEscape("\x00from\x00"), "${__from}",
-		url.QueryEscape("\x00to\x00"), "${__to}",
+		url.QueryEscape(from), "${__from}",
+		url.QueryEscape(to), "${__to}",
 	).Replace(enc)
 	return "/explore?schemaVersion=1&orgId=1&panes=" + enc
 }
@@ -304,7 +306,7 @@ func Queries(o Options) ([]Query, error) {
 			if err != nil {
 				return nil, err
 			}
-			out = append(out, Query{Dashboard: d.UID, Panel: "variable " + name, SQL: sql})
+			out = append(out, Query{Dashboard: d.UID, Panel: "variable " + name, SQL: sql, Vars: d.Variables})
 		}
 		for _, p := range d.Panels {
 			if p.Row != "" {
@@ -314,7 +316,8 @@ func Queries(o Options) ([]Query, error) {
 			if err != nil {
 				return nil, fmt.Errorf("%s / %s: %w", d.UID, p.Title, err)
 			}
-			out = append(out, Query{Dashboard: d.UID, Panel: p.Title, SQL: sql, TimeSeries: p.Type == "timeseries" || p.Type == "heatmap"})
+			out = append(out, Query{Dashboard: d.UID, Panel: p.Title, SQL: sql, TimeSeries: p.Type == "timeseries" || p.Type == "heatmap",
+				Vars: d.Variables})
 		}
 	}
 	return out, nil

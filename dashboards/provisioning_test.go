@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"flag"
 	"maps"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -160,6 +161,60 @@ func TestDashboardsHaveWhatGrafanaRequires(t *testing.T) {
 	}
 	if n != 5 {
 		t.Errorf("%d dashboards, want 5 (NOC, blocked IPs, customers, providers, explorer)", n)
+	}
+}
+
+// TestLokiLink: the explorer's queue ids link to Grafana Explore on Loki with the row's host
+// and queue id and the dashboard's range, as Grafana data-link variables.
+func TestLokiLink(t *testing.T) {
+	files, err := dashboards.Files(dashboards.DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d struct {
+		Panels []struct {
+			Title       string
+			FieldConfig struct {
+				Overrides []struct {
+					Matcher    struct{ ID, Options string }
+					Properties []struct {
+						ID    string
+						Value []struct{ Title, URL string }
+					}
+				}
+			}
+		}
+	}
+	if err := json.Unmarshal(files["dashboards/bouncehouse/bouncehouse-explorer.json"], &d); err != nil {
+		t.Fatal(err)
+	}
+	var link string
+	for _, p := range d.Panels {
+		for _, o := range p.FieldConfig.Overrides {
+			if o.Matcher.Options == "queue_id" && len(o.Properties) > 0 && len(o.Properties[0].Value) > 0 {
+				link = o.Properties[0].Value[0].URL
+			}
+		}
+	}
+	// What Grafana does with the link: fill the variables, then the browser decodes it.
+	filled := strings.NewReplacer("${__data.fields.mta_host:percentencode}", "mx-out1", "${__data.fields.queue_id:percentencode}", "4F2A1B3C",
+		"${__from}", "1794816000000", "${__to}", "1794830400000").Replace(link)
+	u, err := url.Parse(filled)
+	if err != nil || u.Path != "/explore" {
+		t.Fatalf("link %q: %v", link, err)
+	}
+	var panes map[string]struct {
+		Datasource string
+		Queries    []struct{ Expr string }
+		Range      struct{ From, To string }
+	}
+	if err := json.Unmarshal([]byte(u.Query().Get("panes")), &panes); err != nil {
+		t.Fatalf("panes of %q: %v", filled, err)
+	}
+	a := panes["a"]
+	if a.Datasource != dashboards.LokiUID || len(a.Queries) != 1 || a.Queries[0].Expr != `{mta_host="mx-out1"} |= "4F2A1B3C"` ||
+		a.Range.From != "1794816000000" || a.Range.To != "1794830400000" {
+		t.Errorf("link %q opens %+v", link, panes)
 	}
 }
 

@@ -61,6 +61,8 @@ type Query struct {
 	Dashboard, Panel string
 	SQL              string
 	TimeSeries       bool
+	// Vars are the variables the dashboard defines: the only ones its queries may use.
+	Vars []string
 }
 
 // loadSpecs reads the embedded dashboard specs, sorted by file name.

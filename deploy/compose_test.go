@@ -55,8 +55,14 @@ func TestComposeLoads(t *testing.T) {
 	if got := p.Services["migrate"].Command; !slices.Equal(got, types.ShellCommand{"migrate"}) {
 		t.Errorf("migrate runs %v", got)
 	}
-	if kraft := p.Services["kafka"].Environment["KAFKA_PROCESS_ROLES"]; kraft == nil || *kraft != "broker,controller" {
+	kafka := p.Services["kafka"]
+	if kraft := kafka.Environment["KAFKA_PROCESS_ROLES"]; kraft == nil || *kraft != "broker,controller" {
 		t.Error("Kafka is not a single KRaft node")
+	}
+	// The image keeps its log in /tmp unless told: the volume must hold the log directory.
+	logs := kafka.Environment["KAFKA_LOG_DIRS"]
+	if logs == nil || !slices.ContainsFunc(kafka.Volumes, func(v types.ServiceVolumeConfig) bool { return v.Target == *logs }) {
+		t.Errorf("Kafka's log directory %v is not on a volume", logs)
 	}
 }
 
