@@ -214,7 +214,6 @@ ORDER BY sending_ip, list, bucket`)
 			cur.Providers = append(cur.Providers, p)
 		}
 		slices.Sort(cur.Providers)
-		cur.Ongoing = !cur.End.Before(b.r.DataEnd.Add(-incidentGap))
 		b.r.Incidents = append(b.r.Incidents, *cur)
 		cur, providers = nil, map[string]bool{}
 	}
@@ -236,6 +235,15 @@ ORDER BY sending_ip, list, bucket`)
 		}
 	}
 	flush()
+	for i := range b.r.Incidents {
+		in := &b.r.Incidents[i]
+		accepted, err := b.acceptedAfter(ctx, "sending_ip = {who:String}", in.IP, "category IN ("+dashboards.QuoteList(dashboards.BlockCategories)+
+			") AND sending_ip = {who:String} AND (has(blocklist_providers, {what:String}) OR empty(blocklist_providers))", in.List, in.End)
+		if err != nil {
+			return err
+		}
+		in.Ongoing = b.ongoing(in.End, accepted)
+	}
 	sort.SliceStable(b.r.Incidents, func(i, j int) bool {
 		a, c := b.r.Incidents[i], b.r.Incidents[j]
 		if a.Ongoing != c.Ongoing {
@@ -266,10 +274,42 @@ ORDER BY failures DESC, customer`)
 		if m.Since.Before(b.r.From) {
 			m.Since = b.r.From // the run started before the period; the report speaks of its own
 		}
-		m.Ongoing = !m.LastSeen.Before(b.r.DataEnd.Add(-incidentGap))
+		accepted, err := b.acceptedAfter(ctx, "customer = {who:String}", m.Customer,
+			"customer = {who:String} AND category = {what:String}", m.Category, m.LastSeen)
+		if err != nil {
+			return err
+		}
+		m.Ongoing = b.ongoing(m.LastSeen, accepted)
 		b.r.Misconfigured = append(b.r.Misconfigured, m)
 	}
 	return nil
+}
+
+// acceptedAfter counts the deliveries of who (an IP or a customer, as the filter names it)
+// after a time, to the recipient domains that had refused it for what (a list or a
+// category) in the period: the receivers that refused it take its mail again.
+func (b *builder) acceptedAfter(ctx context.Context, whoFilter, who, refusedFilter, what string, after time.Time) (int64, error) {
+	b.params["who"], b.params["what"], b.params["after"] = who, what, after
+	rows, err := b.query(ctx, `
+SELECT count() AS n
+FROM {db}.delivery_events
+WHERE event_time > {after:DateTime64(3, 'UTC')} AND event_time < `+pTo+` AND `+ours+` AND outcome = 'delivered' AND `+whoFilter+`
+  AND recipient_domain IN
+  (
+      SELECT DISTINCT recipient_domain FROM {db}.delivery_events
+      WHERE `+current+` AND `+ours+` AND `+failure+` AND `+refusedFilter+`
+  )`)
+	if err != nil || len(rows) == 0 {
+		return 0, err
+	}
+	return num(rows[0]["n"]), nil
+}
+
+// ongoing decides whether a problem last seen at last is still on: not if the receivers
+// that refused took mail again afterwards; otherwise if it was seen within an hour of the
+// data's end.
+func (b *builder) ongoing(last time.Time, acceptedAfter int64) bool {
+	return acceptedAfter == 0 && !last.Before(b.r.DataEnd.Add(-incidentGap))
 }
 
 func (b *builder) newResponses(ctx context.Context) error {

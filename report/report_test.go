@@ -6,6 +6,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -313,4 +314,36 @@ func keysOf(m map[string]report.Incident) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// TestOngoingRightAfterAFix: in a two-hour scenario, problems fixed a few minutes before
+// the data ends are over (their receivers take the mail again), and the report's ongoing
+// incidents and issues are exactly those the scenario leaves broken.
+func TestOngoingRightAfterAFix(t *testing.T) {
+	st, _, _ := weeks(t)
+	sc, err := scenario.Generate(scenario.Config{Start: time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC), Duration: 2 * time.Hour, Events: 12_000, Seed: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := scenariotest.Load(context.Background(), st, sc); err != nil {
+		t.Fatal(err)
+	}
+	r := build(t, st, "2026-W48", "")
+	ips, customers := map[string]bool{}, map[string]bool{}
+	for _, in := range r.Incidents {
+		if in.Ongoing && !strings.Contains(in.List, "reputation") {
+			ips[in.IP] = true
+		}
+	}
+	for _, m := range r.Misconfigured {
+		if m.Ongoing {
+			customers[m.Customer] = true
+		}
+	}
+	if got, want := slices.Sorted(maps.Keys(ips)), sc.Truth.BrokenAtEnd.IPs; !slices.Equal(got, want) {
+		t.Errorf("ongoing incidents on %v, the scenario leaves %v listed", got, want)
+	}
+	if got, want := slices.Sorted(maps.Keys(customers)), sc.Truth.BrokenAtEnd.Customers; !slices.Equal(got, want) {
+		t.Errorf("ongoing issues of %v, the scenario leaves %v broken", got, want)
+	}
 }
