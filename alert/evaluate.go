@@ -115,7 +115,7 @@ func instances(r dashboards.Rule, res *storage.Result) ([]Instance, error) {
 	}
 	var out []Instance
 	for _, row := range res.Rows {
-		v, ok := number(row[valueCol])
+		v, ok := storage.Float(row[valueCol])
 		if !ok {
 			continue // NULL: no data for this instance
 		}
@@ -134,27 +134,6 @@ func instances(r dashboards.Rule, res *storage.Result) ([]Instance, error) {
 		out = append(out, inst)
 	}
 	return out, nil
-}
-
-func number(v any) (float64, bool) {
-	switch x := v.(type) {
-	case float64:
-		return x, true
-	case float32:
-		return float64(x), true
-	case int64:
-		return float64(x), true
-	case uint64:
-		return float64(x), true
-	case int32:
-		return float64(x), true
-	case uint32:
-		return float64(x), true
-	case string:
-		f, err := strconv.ParseFloat(x, 64)
-		return f, err == nil
-	}
-	return 0, false
 }
 
 // summary fills the rule's summary as Grafana's template would: {{ $labels.x }} and

@@ -59,12 +59,11 @@ func expandAt(s string, c Context) (string, int, error) {
 		n := 3 + len(name)
 		var args []string
 		if n < len(s) && s[n] == '(' {
-			inner, m, err := parenthesized(s[n:])
+			a, m, err := macroArgs(s[n:])
 			if err != nil {
 				return "", 0, fmt.Errorf("macro $__%s: %w", name, err)
 			}
-			args = splitArgs(inner)
-			n += m
+			args, n = a, n+m
 		}
 		out, err := macro(name, args, c)
 		if err != nil {
@@ -97,38 +96,11 @@ func identAt(s string) string {
 	return s[:n]
 }
 
-// parenthesized returns what is inside the parentheses that open s, and the length of the
-// whole group; nested parentheses and quoted strings are skipped.
-func parenthesized(s string) (string, int, error) {
-	depth := 0
-	var quote byte
-	for i := 0; i < len(s); i++ {
-		ch := s[i]
-		switch {
-		case quote != 0:
-			if ch == '\\' {
-				i++
-			} else if ch == quote {
-				quote = 0
-			}
-		case ch == '\'' || ch == '"' || ch == '`':
-			quote = ch
-		case ch == '(':
-			depth++
-		case ch == ')':
-			depth--
-			if depth == 0 {
-				return s[1:i], i + 1, nil
-			}
-		}
-	}
-	return "", 0, fmt.Errorf("unbalanced parentheses in %q", s[:min(len(s), 40)])
-}
-
-// splitArgs splits macro arguments on the commas outside parentheses and quotes.
-func splitArgs(s string) []string {
-	var out []string
-	depth, start := 0, 0
+// macroArgs reads the parenthesized arguments that open s: it splits them on the commas
+// outside nested brackets and quoted strings, and says how long the whole group is.
+func macroArgs(s string) ([]string, int, error) {
+	var args []string
+	depth, start := 0, 1
 	var quote byte
 	for i := 0; i < len(s); i++ {
 		ch := s[i]
@@ -143,17 +115,20 @@ func splitArgs(s string) []string {
 			quote = ch
 		case ch == '(' || ch == '[':
 			depth++
+		case ch == ',' && depth == 1:
+			args = append(args, strings.TrimSpace(s[start:i]))
+			start = i + 1
 		case ch == ')' || ch == ']':
 			depth--
-		case ch == ',' && depth == 0:
-			out = append(out, strings.TrimSpace(s[start:i]))
-			start = i + 1
+			if depth == 0 {
+				if last := strings.TrimSpace(s[start:i]); last != "" || len(args) > 0 {
+					args = append(args, last)
+				}
+				return args, i + 1, nil
+			}
 		}
 	}
-	if strings.TrimSpace(s) != "" || len(out) > 0 {
-		out = append(out, strings.TrimSpace(s[start:]))
-	}
-	return out
+	return nil, 0, fmt.Errorf("unbalanced parentheses in %q", s[:min(len(s), 40)])
 }
 
 func dateTime(t time.Time) string { return "toDateTime(" + strconv.FormatInt(t.Unix(), 10) + ")" }
@@ -231,11 +206,10 @@ func expandConditionalAll(sql string, c Context) (string, error) {
 		if i < 0 {
 			return sql, nil
 		}
-		inner, n, err := parenthesized(sql[i+len(m):])
+		args, n, err := macroArgs(sql[i+len(m):])
 		if err != nil {
 			return "", fmt.Errorf("macro $__conditionalAll: %w", err)
 		}
-		args := splitArgs(inner)
 		if len(args) != 2 {
 			return "", fmt.Errorf("macro $__conditionalAll takes 2 arguments, got %d", len(args))
 		}

@@ -2,7 +2,7 @@ package dashboards_test
 
 import (
 	"context"
-	"fmt"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -48,26 +48,11 @@ func scenarioStore(t *testing.T) (*storage.Store, *scenario.Scenario) {
 	t.Helper()
 	storagetest.RequireEngine(t)
 	loadOnce.Do(func() {
-		ctx := context.Background()
-		sc, err := scenario.Generate(scenarioConfig)
-		if err != nil {
-			shared.err = err
-			return
+		st, scs, err := scenariotest.Open(context.Background(), dataDir, "bouncehouse", scenarioConfig)
+		shared = loaded{store: st, err: err}
+		if err == nil {
+			shared.sc = scs[0]
 		}
-		st, err := storage.Open(ctx, storage.Config{DataDir: dataDir, Database: "bouncehouse"})
-		if err != nil {
-			shared.err = err
-			return
-		}
-		if _, err := st.Migrate(ctx); err != nil {
-			shared.err = err
-			return
-		}
-		n, err := scenariotest.Load(ctx, st, sc)
-		if err == nil && n != sc.Truth.ProducedEvents {
-			err = fmt.Errorf("stored %d events, the scenario has %d", n, sc.Truth.ProducedEvents)
-		}
-		shared = loaded{st, sc, err}
 	})
 	if shared.err != nil {
 		t.Fatal(shared.err)
@@ -182,8 +167,8 @@ func TestNowPanelsMatchTheScenario(t *testing.T) {
 		for _, r := range panelRows(t, st, "bouncehouse-noc", "Blocked IPs now", to, "30") {
 			gotIPs[r["sending_ip"].(string)] = true
 		}
-		if !mapsEqual(gotIPs, wantIPs) {
-			t.Errorf("at %.2f (%s): blocked IPs %v, the scenario blocked %v", f, to.Format("15:04"), keys(gotIPs), keys(wantIPs))
+		if !maps.Equal(gotIPs, wantIPs) {
+			t.Errorf("at %.2f (%s): blocked IPs %v, the scenario blocked %v", f, to.Format("15:04"), slices.Sorted(maps.Keys(gotIPs)), slices.Sorted(maps.Keys(wantIPs)))
 		}
 
 		wantCust := map[string]bool{}
@@ -199,8 +184,8 @@ func TestNowPanelsMatchTheScenario(t *testing.T) {
 				t.Errorf("at %.2f: %v has no remediation or example", f, r)
 			}
 		}
-		if !mapsEqual(gotCust, wantCust) {
-			t.Errorf("at %.2f (%s): misconfigured %v, the scenario broke %v", f, to.Format("15:04"), keys(gotCust), keys(wantCust))
+		if !maps.Equal(gotCust, wantCust) {
+			t.Errorf("at %.2f (%s): misconfigured %v, the scenario broke %v", f, to.Format("15:04"), slices.Sorted(maps.Keys(gotCust)), slices.Sorted(maps.Keys(wantCust)))
 		}
 		if len(wantIPs) == 0 || len(wantCust) == 0 {
 			t.Errorf("at %.2f: checkpoint without incidents: it tests nothing", f)
@@ -255,8 +240,8 @@ func TestAlertRulesMatchTheScenario(t *testing.T) {
 				want[l.IP+" "+l.List] = true
 			}
 		}
-		if got := firing(to, "bh-ip-listed", "sending_ip", "blocklist"); !mapsEqual(got, want) {
-			t.Errorf("at %.2f: bh-ip-listed fires for %v, the scenario listed %v", f, keys(got), keys(want))
+		if got := firing(to, "bh-ip-listed", "sending_ip", "blocklist"); !maps.Equal(got, want) {
+			t.Errorf("at %.2f: bh-ip-listed fires for %v, the scenario listed %v", f, slices.Sorted(maps.Keys(got)), slices.Sorted(maps.Keys(want)))
 		}
 
 		from = to.Add(-lookback("bh-customer-auth"))
@@ -266,8 +251,8 @@ func TestAlertRulesMatchTheScenario(t *testing.T) {
 				want[m.Customer] = true
 			}
 		}
-		if got := firing(to, "bh-customer-auth", "customer"); !mapsEqual(got, want) {
-			t.Errorf("at %.2f: bh-customer-auth fires for %v, the scenario broke %v", f, keys(got), keys(want))
+		if got := firing(to, "bh-customer-auth", "customer"); !maps.Equal(got, want) {
+			t.Errorf("at %.2f: bh-customer-auth fires for %v, the scenario broke %v", f, slices.Sorted(maps.Keys(got)), slices.Sorted(maps.Keys(want)))
 		}
 
 		from = to.Add(-lookback("bh-customer-relay"))
@@ -277,8 +262,8 @@ func TestAlertRulesMatchTheScenario(t *testing.T) {
 				want[m.Customer] = true
 			}
 		}
-		if got := firing(to, "bh-customer-relay", "customer"); !mapsEqual(got, want) {
-			t.Errorf("at %.2f: bh-customer-relay fires for %v, the scenario broke %v", f, keys(got), keys(want))
+		if got := firing(to, "bh-customer-relay", "customer"); !maps.Equal(got, want) {
+			t.Errorf("at %.2f: bh-customer-relay fires for %v, the scenario broke %v", f, slices.Sorted(maps.Keys(got)), slices.Sorted(maps.Keys(want)))
 		}
 		if got := firing(to, "bh-ingestion-stalled"); len(got) != 0 {
 			t.Errorf("at %.2f: ingestion stalled although events were just stored", f)
@@ -293,7 +278,7 @@ func TestAlertRulesMatchTheScenario(t *testing.T) {
 	zen := sc.Truth.Listings[i]
 	spikeAt := zen.Start.Add(12 * time.Minute)
 	if got := firing(spikeAt, "bh-blocklist-spike", "scope", "sending_ip"); !got["ip "+zen.IP] {
-		t.Errorf("12 minutes into the %s listing of %s, bh-blocklist-spike fires for %v", zen.List, zen.IP, keys(got))
+		t.Errorf("12 minutes into the %s listing of %s, bh-blocklist-spike fires for %v", zen.List, zen.IP, slices.Sorted(maps.Keys(got)))
 	}
 	if got := firing(zen.End.Add(20*time.Minute), "bh-blocklist-spike", "scope", "sending_ip"); got["ip "+zen.IP] {
 		t.Errorf("20 minutes after delisting %s, bh-blocklist-spike still fires for it", zen.IP)
@@ -303,7 +288,7 @@ func TestAlertRulesMatchTheScenario(t *testing.T) {
 	for _, th := range sc.Truth.Throttling {
 		mid := th.Start.Add(th.End.Sub(th.Start) / 2)
 		if got := firing(mid, "bh-provider-surge", "provider"); !got[th.Provider] {
-			t.Errorf("in the middle of the %s episode, bh-provider-surge fires for %v", th.ProviderCode, keys(got))
+			t.Errorf("in the middle of the %s episode, bh-provider-surge fires for %v", th.ProviderCode, slices.Sorted(maps.Keys(got)))
 		}
 		if got := firing(th.End.Add(20*time.Minute), "bh-provider-surge", "provider"); got[th.Provider] {
 			t.Errorf("20 minutes after the %s episode, bh-provider-surge still fires for %s", th.ProviderCode, th.Provider)
@@ -314,25 +299,4 @@ func TestAlertRulesMatchTheScenario(t *testing.T) {
 	if got := firing(time.Now().Add(time.Hour), "bh-ingestion-stalled"); len(got) != 1 {
 		t.Errorf("an hour without events: bh-ingestion-stalled fires %v", got)
 	}
-}
-
-func mapsEqual(a, b map[string]bool) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k := range a {
-		if !b[k] {
-			return false
-		}
-	}
-	return true
-}
-
-func keys(m map[string]bool) []string {
-	var out []string
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
 }

@@ -141,9 +141,9 @@ func renderSQL(sql, database string, data ...map[string]float64) (string, error)
 			return "greatest(dateDiff('second', greatest((SELECT min(bucket) FROM " + database + ".rollup_provider_5m" +
 				" WHERE bucket >= $__fromTime - INTERVAL 1 DAY), $__fromTime - INTERVAL 1 DAY), $__fromTime), dateDiff('second', $__fromTime, $__toTime))"
 		},
-		"blockCategories": func() string { return quoteList(BlockCategories) },
-		"rateCategories":  func() string { return quoteList(RateLimitCategories) },
-		"authCategories":  func() string { return quoteList(AuthCategories) },
+		"blockCategories": func() string { return QuoteList(BlockCategories) },
+		"rateCategories":  func() string { return QuoteList(RateLimitCategories) },
+		"authCategories":  func() string { return QuoteList(AuthCategories) },
 		// shape is a response with its numbers, ids and addresses blanked, so that the same
 		// answer to different messages counts as one.
 		"shape": ResponseShape,
@@ -171,9 +171,7 @@ func ResponseShape(column string) string {
 
 // QuoteList is a list of strings as SQL literals, for IN (…); the strings must be
 // identifiers such as category names.
-func QuoteList(xs []string) string { return quoteList(xs) }
-
-func quoteList(xs []string) string {
+func QuoteList(xs []string) string {
 	q := make([]string, len(xs))
 	for i, x := range xs {
 		q[i] = "'" + x + "'"

@@ -2,7 +2,6 @@ package report
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"sort"
 	"strings"
@@ -37,15 +36,7 @@ func (b *builder) query(ctx context.Context, sql string) ([]map[string]any, erro
 	if err != nil {
 		return nil, err
 	}
-	out := make([]map[string]any, len(res.Rows))
-	for i, row := range res.Rows {
-		m := make(map[string]any, len(row))
-		for j, c := range res.Columns {
-			m[c.Name] = row[j]
-		}
-		out[i] = m
-	}
-	return out, nil
+	return res.Maps(), nil
 }
 
 func (b *builder) summary(ctx context.Context) error {
@@ -371,41 +362,15 @@ func ratio(a, b int64) float64 {
 	return float64(a) / float64(b)
 }
 
-func num(v any) int64 {
-	switch x := v.(type) {
-	case uint64:
-		return int64(x)
-	case int64:
-		return x
-	case float64:
-		return int64(x)
-	case uint32:
-		return int64(x)
-	case int32:
-		return int64(x)
-	}
-	return 0
-}
+// num, flt and str read result values (see storage.Result).
+func num(v any) int64 { return storage.Int(v) }
 
 func flt(v any) float64 {
-	switch x := v.(type) {
-	case float64:
-		return x
-	case float32:
-		return float64(x)
-	}
-	return float64(num(v))
+	f, _ := storage.Float(v)
+	return f
 }
 
-func str(v any) string {
-	if s, ok := v.(string); ok {
-		return s
-	}
-	if v == nil {
-		return ""
-	}
-	return fmt.Sprint(v)
-}
+func str(v any) string { return storage.String(v) }
 
 func strs(v any) []string {
 	xs, _ := v.([]any)

@@ -203,7 +203,7 @@ func TestEventRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := resultMaps(res)[0]
+	got := res.Maps()[0]
 	want := map[string]any{"event_time": at, "queue_id": r.QueueID, "outcome": "deferred", "smtp_code": uint64(451),
 		"response": "451 \"quoted\" \\ back\tslash\nnew line \x01 ünï 日本 \ufffd", "notification": true, "source_line": uint64(12),
 		"kafka_partition": int64(2), "kafka_offset": int64(0), "record_index": uint64(3), "vendor_class": "20", "job_id": "job-7"}

@@ -51,6 +51,19 @@ type Result struct {
 	Rows    [][]any
 }
 
+// Maps returns the rows as maps from column name to value.
+func (r *Result) Maps() []map[string]any {
+	out := make([]map[string]any, len(r.Rows))
+	for i, row := range r.Rows {
+		m := make(map[string]any, len(row))
+		for j, c := range r.Columns {
+			m[c.Name] = row[j]
+		}
+		out[i] = m
+	}
+	return out
+}
+
 // backend is one engine: the embedded chDB or a server through clickhouse-go.
 type backend interface {
 	exec(ctx context.Context, sql string, params Params) error

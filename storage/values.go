@@ -116,6 +116,28 @@ func quoteSQL(s string) string {
 	return b.String()
 }
 
+// Int reads an integer value of a Result (any numeric type, or its text); 0 otherwise.
+func Int(v any) int64 { return asInt(v) }
+
+// Float reads a numeric value of a Result; ok is false for NULL and for what is not a number.
+func Float(v any) (f float64, ok bool) {
+	switch x := v.(type) {
+	case float64:
+		return x, true
+	case int64:
+		return float64(x), true
+	case uint64:
+		return float64(x), true
+	case string:
+		f, err := strconv.ParseFloat(x, 64)
+		return f, err == nil
+	}
+	return 0, false
+}
+
+// String reads a string value of a Result; other values in their text form, NULL as "".
+func String(v any) string { return asString(v) }
+
 // asInt reads an integer result value (any numeric type, or its text).
 func asInt(v any) int64 {
 	switch x := v.(type) {

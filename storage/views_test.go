@@ -20,18 +20,6 @@ func insertAll(t *testing.T, s *Store, rs []Row) {
 	}
 }
 
-func resultMaps(res *Result) []map[string]any {
-	out := make([]map[string]any, len(res.Rows))
-	for i, r := range res.Rows {
-		m := map[string]any{}
-		for j, c := range res.Columns {
-			m[c.Name] = r[j]
-		}
-		out[i] = m
-	}
-	return out
-}
-
 // TestBlockedIPs seeds three IPs: one listed on Spamhaus and refused at two providers right
 // now, one that was blocked two hours ago and has delivered since (recovered), one clean.
 func TestBlockedIPs(t *testing.T) {
@@ -66,7 +54,7 @@ func TestBlockedIPs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := resultMaps(res)
+	got := res.Maps()
 	if len(got) != 1 {
 		t.Fatalf("blocked_ips_now: %d rows, want only 203.0.113.10: %v", len(got), got)
 	}
@@ -131,7 +119,7 @@ func TestMisconfiguredCustomers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := resultMaps(res)
+	got := res.Maps()
 	if len(got) != 2 {
 		t.Fatalf("misconfigured_customers_now: %d rows, want acme (spf) and initech (relay): %v", len(got), got)
 	}

@@ -17,30 +17,18 @@ import (
 	"github.com/bouncehouse/bouncehouse/alert"
 	"github.com/bouncehouse/bouncehouse/scenario"
 	"github.com/bouncehouse/bouncehouse/scenario/scenariotest"
-	"github.com/bouncehouse/bouncehouse/storage"
 	"github.com/bouncehouse/bouncehouse/storage/storagetest"
 )
 
 // loadScenario stores a generated scenario in database db of the data directory.
 func loadScenario(t *testing.T, data, db string, cfg scenario.Config) *scenario.Scenario {
 	t.Helper()
-	ctx := context.Background()
-	sc, err := scenario.Generate(cfg)
+	st, scs, err := scenariotest.Open(context.Background(), data, db, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := storage.Open(ctx, storage.Config{DataDir: data, Database: db})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	if _, err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := scenariotest.Load(ctx, st, sc); err != nil {
-		t.Fatal(err)
-	}
-	return sc
+	st.Close()
+	return scs[0]
 }
 
 // TestAlertsCheck evaluates the rules over a scenario through the CLI: the listed IP fires

@@ -369,15 +369,8 @@ func joinAny(v any) string {
 }
 
 func toFloat(v any) float64 {
-	switch x := v.(type) {
-	case float64:
-		return x
-	case int64:
-		return float64(x)
-	case uint64:
-		return float64(x)
-	}
-	return 0
+	f, _ := storage.Float(v)
+	return f
 }
 
 func shortTime(v any) string {

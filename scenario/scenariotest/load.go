@@ -78,3 +78,33 @@ func Load(ctx context.Context, st *storage.Store, s *scenario.Scenario) (int, er
 	}
 	return len(rows), nil
 }
+
+// Open opens the embedded store in dataDir, applies the schema to database and stores the
+// scenarios of cfgs in it, for tests that read them. The caller closes the store.
+func Open(ctx context.Context, dataDir, database string, cfgs ...scenario.Config) (*storage.Store, []*scenario.Scenario, error) {
+	st, err := storage.Open(ctx, storage.Config{DataDir: dataDir, Database: database})
+	if err != nil {
+		return nil, nil, err
+	}
+	if _, err := st.Migrate(ctx); err != nil {
+		st.Close()
+		return nil, nil, err
+	}
+	var scs []*scenario.Scenario
+	for _, cfg := range cfgs {
+		sc, err := scenario.Generate(cfg)
+		if err == nil {
+			var n int
+			n, err = Load(ctx, st, sc)
+			if err == nil && n != sc.Truth.ProducedEvents {
+				err = fmt.Errorf("stored %d events, the scenario has %d", n, sc.Truth.ProducedEvents)
+			}
+		}
+		if err != nil {
+			st.Close()
+			return nil, nil, err
+		}
+		scs = append(scs, sc)
+	}
+	return st, scs, nil
+}
