@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 
 	"github.com/bouncehouse/bouncehouse/ingest"
@@ -46,12 +47,47 @@ type worker struct {
 	spareLines    []RawLine
 	stateOff      int64 // offset the saved state is as of
 	labelPart     string
+	// the partition's metrics, looked up once: a label lookup per record costs more than
+	// parsing some lines
+	records, parseErrors, dropped prometheus.Counter
+	lag, stateEntries             prometheus.Gauge
+	// flushCtx ends when the batch being read is due; one per batch, not per record
+	flushCtx    context.Context
+	flushCancel context.CancelFunc
+	flushDue    time.Time
+}
+
+// fetchContext returns the context a fetch runs under: ctx when nothing is pending, else
+// one that ends when the pending batch is due, so that a quiet partition still flushes.
+func (w *worker) fetchContext(ctx context.Context) context.Context {
+	if !w.pending() {
+		return ctx
+	}
+	due := w.batchAt.Add(w.p.cfg.FlushInterval)
+	if w.flushCtx == nil || !due.Equal(w.flushDue) {
+		w.releaseFetchContext()
+		w.flushCtx, w.flushCancel = context.WithDeadline(ctx, due)
+		w.flushDue = due
+	}
+	return w.flushCtx
+}
+
+// releaseFetchContext ends the batch's fetch context, if any.
+func (w *worker) releaseFetchContext() {
+	if w.flushCancel != nil {
+		w.flushCancel()
+		w.flushCtx, w.flushCancel = nil, nil
+	}
 }
 
 // run is the partition's loop; it returns when the generation ends (rebalance) or the
 // pipeline stops, after storing and committing what it has read.
 func (w *worker) run(ctx context.Context) {
 	w.labelPart = strconv.Itoa(w.partition)
+	m := w.p.metrics
+	w.records, w.parseErrors, w.dropped = m.records.WithLabelValues(w.topic), m.parseErrors.WithLabelValues(w.topic), m.dropped.WithLabelValues(w.topic)
+	w.lag, w.stateEntries = m.lag.WithLabelValues(w.topic, w.labelPart), m.stateEntries.WithLabelValues(w.topic, w.labelPart)
+	defer w.releaseFetchContext()
 	log := w.p.log.With("topic", w.topic, "partition", w.partition)
 	start, err := w.setup(ctx)
 	if err != nil {
@@ -70,12 +106,7 @@ func (w *worker) run(ctx context.Context) {
 	}
 	log.Debug("consuming partition", "from", start, "watermark", w.watermark, "state_entries", w.proc.State().Len())
 	for {
-		fctx, cancel := ctx, context.CancelFunc(func() {})
-		if w.pending() {
-			fctx, cancel = context.WithDeadline(ctx, w.batchAt.Add(w.p.cfg.FlushInterval))
-		}
-		msg, err := r.FetchMessage(fctx)
-		cancel()
+		msg, err := r.FetchMessage(w.fetchContext(ctx))
 		if err != nil {
 			if ctx.Err() != nil {
 				w.finish(log)
@@ -154,14 +185,13 @@ func (w *worker) pending() bool {
 
 // handle parses one record into rows (or an unparsed row).
 func (w *worker) handle(msg kafka.Message) {
-	m := w.p.metrics
-	m.records.WithLabelValues(w.topic).Inc()
+	w.records.Inc()
 	if !w.pending() {
 		w.batchAt = time.Now()
 	}
 	w.lastRead = msg.Offset
 	if msg.HighWaterMark > 0 {
-		m.lag.WithLabelValues(w.topic, w.labelPart).Set(float64(msg.HighWaterMark - msg.Offset - 1))
+		w.lag.Set(float64(msg.HighWaterMark - msg.Offset - 1))
 	}
 	replay := msg.Offset <= w.watermark
 	kind := w.kind
@@ -169,7 +199,7 @@ func (w *worker) handle(msg kafka.Message) {
 		kind = sniffKind(msg.Value)
 	}
 	fail := func(line int, raw string, err error) {
-		m.parseErrors.WithLabelValues(w.topic).Inc()
+		w.parseErrors.Inc()
 		if replay {
 			return
 		}
@@ -187,7 +217,7 @@ func (w *worker) handle(msg kafka.Message) {
 				ev.MTAHost = string(msg.Key)
 			}
 			if replay {
-				m.dropped.WithLabelValues(w.topic).Inc()
+				w.dropped.Inc()
 				continue
 			}
 			w.rows = append(w.rows, storage.Row{Event: *ev, Topic: w.topic, Partition: int32(w.partition),
@@ -238,7 +268,6 @@ func (w *worker) handle(msg kafka.Message) {
 			add(evs, text)
 		}
 	}
-	w.p.metrics.stateEntries.WithLabelValues(w.topic, w.labelPart).Set(float64(w.proc.State().Len()))
 }
 
 // batch is a cut batch: its rows, what it holds up to, and the state as of then when a
@@ -273,6 +302,7 @@ func (w *worker) flush(ctx context.Context, log *slog.Logger) bool {
 			w.stateAt = time.Now()
 		}
 	}
+	w.stateEntries.Set(float64(w.proc.State().Len()))
 	w.rows, w.unparsed, w.lines = w.spareRows[:0], w.spareUnparsed[:0], w.spareLines[:0]
 	w.batchAt = time.Now()
 	w.inflight = b
@@ -335,9 +365,7 @@ func (w *worker) store(ctx context.Context, b *batch, log *slog.Logger) bool {
 				m.batchSize.Observe(float64(len(b.rows)))
 				m.insertTime.Observe(time.Since(start).Seconds())
 			}
-			for i := range b.rows {
-				m.events.WithLabelValues(w.topic, string(b.rows[i].Outcome), b.rows[i].Category).Inc()
-			}
+			countEvents(m.events, w.topic, b.rows)
 			m.lastStored.WithLabelValues(w.topic).SetToCurrentTime()
 			if w.p.sink != nil {
 				for _, l := range b.lines {
@@ -436,5 +464,18 @@ func sleep(ctx context.Context, d time.Duration) bool {
 		return false
 	case <-t.C:
 		return true
+	}
+}
+
+// countEvents adds a stored batch to the events counter, one label lookup per outcome and
+// category rather than one per event.
+func countEvents(c *prometheus.CounterVec, topic string, rows []storage.Row) {
+	type key struct{ outcome, category string }
+	n := map[key]int{}
+	for i := range rows {
+		n[key{string(rows[i].Outcome), rows[i].Category}]++
+	}
+	for k, v := range n {
+		c.WithLabelValues(topic, k.outcome, k.category).Add(float64(v))
 	}
 }
