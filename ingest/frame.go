@@ -1,12 +1,13 @@
 package ingest
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/valyala/fastjson"
 )
 
 // Record is one log record with its transport framing taken off.
@@ -362,12 +363,6 @@ func sdEnd(s string) int {
 // frameJSON takes a shipper's JSON envelope apart. A JSON object without a message field is
 // a record in its own right (KumoMTA, ESP webhooks) and comes back whole with JSON set.
 func frameJSON(line string, opts *FrameOptions) (Record, error) {
-	var obj map[string]any
-	dec := json.NewDecoder(strings.NewReader(line))
-	dec.UseNumber()
-	if err := dec.Decode(&obj); err != nil {
-		return Record{Message: line}, fmt.Errorf("json envelope: %w", err)
-	}
 	keys := DefaultJSONKeys
 	if opts != nil {
 		if len(opts.JSONKeys.Message) > 0 {
@@ -386,17 +381,30 @@ func frameJSON(line string, opts *FrameOptions) (Record, error) {
 			keys.Time = opts.JSONKeys.Time
 		}
 	}
-	msg, ok := lookupString(obj, keys.Message)
-	if !ok {
+	var rec Record
+	var envelope bool
+	err := withJSONObject(line, func(obj *fastjson.Value) error {
+		msg, ok := jsonLookup(obj, keys.Message)
+		if !ok {
+			return nil
+		}
+		envelope = true
+		rec.Message = msg
+		rec.Host, _ = jsonLookup(obj, keys.Host)
+		rec.Program, _ = jsonLookup(obj, keys.Program)
+		rec.PID, _ = jsonLookup(obj, keys.PID)
+		if ts, ok := jsonLookup(obj, keys.Time); ok {
+			rec.Time = parseAnyTime(ts, opts)
+		}
+		return nil
+	})
+	if err != nil {
+		return Record{Message: line}, fmt.Errorf("json envelope: %w", err)
+	}
+	if !envelope {
 		return Record{Message: line, JSON: true}, nil
 	}
-	rec := Record{Message: msg}
-	rec.Host, _ = lookupString(obj, keys.Host)
-	rec.Program, _ = lookupString(obj, keys.Program)
-	rec.PID, _ = lookupString(obj, keys.PID)
-	if ts, ok := lookupString(obj, keys.Time); ok {
-		rec.Time = parseAnyTime(ts, opts)
-	}
+	msg := rec.Message
 	// Some shippers keep the syslog tag in the program field ("postfix/smtp[123]:").
 	if p, pid, _, ok := splitTag(rec.Program + ": "); ok && strings.Contains(rec.Program, "[") {
 		rec.Program, rec.PID = p, pid
@@ -418,41 +426,6 @@ func frameJSON(line string, opts *FrameOptions) (Record, error) {
 		rec.JSON = true
 	}
 	return rec, nil
-}
-
-// lookupString returns the first of paths that names a scalar in obj, as a string.
-func lookupString(obj map[string]any, paths []string) (string, bool) {
-	for _, p := range paths {
-		var cur any = obj
-		found := true
-		if v, ok := obj[p]; ok { // a flat key that itself contains dots
-			cur = v
-		} else {
-			for _, part := range strings.Split(p, ".") {
-				m, ok := cur.(map[string]any)
-				if !ok {
-					found = false
-					break
-				}
-				if cur, ok = m[part]; !ok {
-					found = false
-					break
-				}
-			}
-		}
-		if !found {
-			continue
-		}
-		switch v := cur.(type) {
-		case string:
-			return v, true
-		case json.Number:
-			return v.String(), true
-		case bool:
-			return strconv.FormatBool(v), true
-		}
-	}
-	return "", false
 }
 
 // parseAnyTime reads RFC 3339, RFC 3164 and Unix seconds (with fraction) timestamps.

@@ -1,13 +1,13 @@
 package ingest
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"net/netip"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/valyala/fastjson"
 )
 
 // FormatKumoMTA is KumoMTA's JSON log record, one object per line, as written to its local
@@ -38,32 +38,27 @@ var kumoTypes = map[string]Outcome{
 	"XferIn":                  "",
 }
 
-// kumoProbe holds the keys that tell a KumoMTA record from other JSON records.
-type kumoProbe struct {
-	Type                 any             `json:"type"`
-	Response             json.RawMessage `json:"response"`
-	BounceClassification json.RawMessage `json:"bounce_classification"`
-	NumAttempts          json.RawMessage `json:"num_attempts"`
-}
-
 // detectKumoMTA recognises a JSON object whose "type" is one of KumoMTA's record types, or
 // an unknown type on an object that carries KumoMTA's own keys (forward compatibility).
 func detectKumoMTA(rec *Record) bool {
 	if !rec.JSON || !strings.Contains(rec.Message, `"type"`) {
 		return false
 	}
-	var p kumoProbe
-	if json.Unmarshal([]byte(rec.Message), &p) != nil {
-		return false
-	}
-	typ, ok := p.Type.(string)
-	if !ok || typ == "" || typ[0] < 'A' || typ[0] > 'Z' {
-		return false // KumoMTA's types are CamelCase; SendGrid's "type":"bounce" is not one
-	}
-	if _, known := kumoTypes[typ]; known {
-		return p.Response != nil || p.BounceClassification != nil || p.NumAttempts != nil
-	}
-	return p.Response != nil && p.BounceClassification != nil
+	var is bool
+	_ = withJSONObject(rec.Message, func(v *fastjson.Value) error {
+		typ := v.GetStringBytes("type")
+		if len(typ) == 0 || typ[0] < 'A' || typ[0] > 'Z' {
+			return nil // KumoMTA's types are CamelCase; SendGrid's "type":"bounce" is not one
+		}
+		response, class := v.Exists("response"), v.Exists("bounce_classification")
+		if _, known := kumoTypes[string(typ)]; known {
+			is = response || class || v.Exists("num_attempts")
+		} else {
+			is = response && class
+		}
+		return nil
+	})
+	return is
 }
 
 // kumoParser reads KumoMTA log records. KumoMTA writes exactly one record per event, so the
@@ -72,67 +67,151 @@ type kumoParser struct{}
 
 // kumoRecord is the part of a KumoMTA log record the parser uses; the rest is ignored.
 type kumoRecord struct {
-	Type                 string            `json:"type"`
-	ID                   string            `json:"id"`
-	Sender               string            `json:"sender"`
-	Recipient            json.RawMessage   `json:"recipient"` // a string, or an array since 2025.12.02
-	Queue                string            `json:"queue"`
-	Response             *kumoResponse     `json:"response"`
-	PeerAddress          *kumoPeer         `json:"peer_address"`
-	Timestamp            json.Number       `json:"timestamp"`
-	EventTime            string            `json:"event_time"`
-	BounceClassification string            `json:"bounce_classification"`
-	EgressPool           string            `json:"egress_pool"`
-	EgressSource         string            `json:"egress_source"`
-	SourceAddress        *kumoSource       `json:"source_address"`
-	Headers              map[string]any    `json:"headers"`
-	Meta                 map[string]any    `json:"meta"`
-	NodeID               string            `json:"nodeid"`
-	FeedbackReport       *kumoFeedbackInfo `json:"feedback_report"`
+	Type                 string
+	ID                   string
+	Sender               string
+	Recipients           []string // "recipient": a string, or an array since 2025.12.02
+	Queue                string
+	Response             *kumoResponse
+	PeerAddress          *kumoPeer
+	Timestamp            float64 // unix seconds, 0 when absent
+	EventTime            string
+	BounceClassification string
+	EgressPool           string
+	EgressSource         string
+	SourceAddress        string
+	Headers              map[string]string // string-valued headers, lower-cased names
+	Meta                 map[string]string // string-valued meta, lower-cased names
+	FeedbackType         string
 }
 
 type kumoResponse struct {
-	Code         int               `json:"code"`
-	EnhancedCode *kumoEnhancedCode `json:"enhanced_code"`
-	Content      string            `json:"content"`
-	Command      *string           `json:"command"`
+	Code         int
+	EnhancedCode *kumoEnhancedCode
+	Content      string
+	Command      *string
 }
 
 type kumoEnhancedCode struct {
-	Class   int `json:"class"`
-	Subject int `json:"subject"`
-	Detail  int `json:"detail"`
+	Class, Subject, Detail int
 }
 
 type kumoPeer struct {
-	Name string `json:"name"`
-	Addr string `json:"addr"`
+	Name, Addr string
 }
 
-type kumoSource struct {
-	Address string `json:"address"`
+// readKumoRecord reads a KumoMTA record. A field of the wrong type is an error, as it is
+// for KumoMTA's own schema; unknown fields are ignored.
+func readKumoRecord(v *fastjson.Value) (kumoRecord, error) {
+	var r kumoRecord
+	var err error
+	str := func(dst *string, obj *fastjson.Value, key string) {
+		if err == nil {
+			*dst, err = jsonField(obj, key)
+		}
+	}
+	num := func(dst *int, obj *fastjson.Value, key string) {
+		if err == nil {
+			*dst, err = jsonInt(obj, key)
+		}
+	}
+	obj := func(key string, in *fastjson.Value) *fastjson.Value {
+		if err != nil {
+			return nil
+		}
+		var o *fastjson.Value
+		o, err = jsonObject(in, key)
+		return o
+	}
+	str(&r.Type, v, "type")
+	str(&r.ID, v, "id")
+	str(&r.Sender, v, "sender")
+	str(&r.Queue, v, "queue")
+	str(&r.EventTime, v, "event_time")
+	str(&r.BounceClassification, v, "bounce_classification")
+	str(&r.EgressPool, v, "egress_pool")
+	str(&r.EgressSource, v, "egress_source")
+	if err == nil {
+		r.Recipients, err = kumoRecipients(v.Get("recipient"))
+	}
+	if resp := obj("response", v); resp != nil {
+		r.Response = &kumoResponse{}
+		num(&r.Response.Code, resp, "code")
+		str(&r.Response.Content, resp, "content")
+		if c := resp.Get("command"); c != nil && c.Type() != fastjson.TypeNull {
+			var cmd string
+			str(&cmd, resp, "command")
+			r.Response.Command = &cmd
+		}
+		if e := obj("enhanced_code", resp); e != nil {
+			r.Response.EnhancedCode = &kumoEnhancedCode{}
+			num(&r.Response.EnhancedCode.Class, e, "class")
+			num(&r.Response.EnhancedCode.Subject, e, "subject")
+			num(&r.Response.EnhancedCode.Detail, e, "detail")
+		}
+	}
+	if peer := obj("peer_address", v); peer != nil {
+		r.PeerAddress = &kumoPeer{}
+		str(&r.PeerAddress.Name, peer, "name")
+		str(&r.PeerAddress.Addr, peer, "addr")
+	}
+	if src := obj("source_address", v); src != nil {
+		str(&r.SourceAddress, src, "address")
+	}
+	if fb := obj("feedback_report", v); fb != nil {
+		str(&r.FeedbackType, fb, "feedback_type")
+	}
+	if ts := v.Get("timestamp"); err == nil && ts != nil {
+		switch ts.Type() {
+		case fastjson.TypeNumber:
+			r.Timestamp, _ = ts.Float64()
+		case fastjson.TypeString:
+			r.Timestamp, _ = strconv.ParseFloat(string(ts.GetStringBytes()), 64)
+		case fastjson.TypeNull:
+		default:
+			err = fmt.Errorf("timestamp: a JSON %s, not a number", ts.Type())
+		}
+	}
+	r.Headers = kumoStrings(obj("headers", v))
+	r.Meta = kumoStrings(obj("meta", v))
+	return r, err
 }
 
-type kumoFeedbackInfo struct {
-	FeedbackType string `json:"feedback_type"`
+// kumoStrings copies the string members of an object, names lower-cased; nil when none.
+func kumoStrings(o *fastjson.Value) map[string]string {
+	if o == nil {
+		return nil
+	}
+	var m map[string]string
+	o.GetObject().Visit(func(k []byte, x *fastjson.Value) {
+		if x.Type() != fastjson.TypeString {
+			return
+		}
+		if m == nil {
+			m = map[string]string{}
+		}
+		m[strings.ToLower(string(k))] = string(x.GetStringBytes())
+	})
+	return m
 }
 
 func (kumoParser) flush(*[]Event) {}
 
 func (kumoParser) parse(rec *Record, out *[]Event) error {
 	var r kumoRecord
-	dec := json.NewDecoder(strings.NewReader(rec.Message))
-	if err := dec.Decode(&r); err != nil {
+	err := withJSONObject(rec.Message, func(v *fastjson.Value) error {
+		var err error
+		r, err = readKumoRecord(v)
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("kumomta record: %w", err)
 	}
 	outcome, known := kumoTypes[r.Type]
 	if !known || outcome == "" {
 		return nil // receptions, holds, rebinds, transfers and future types
 	}
-	rcpts, err := kumoRecipients(r.Recipient)
-	if err != nil {
-		return fmt.Errorf("kumomta %s record: %w", r.Type, err)
-	}
+	rcpts := r.Recipients
 	ev := Event{EventTime: kumoTime(r, rec.Time), Line: rec.Line, MTA: string(FormatKumoMTA), MTAHost: rec.Host,
 		QueueID: r.ID, Direction: Outbound, Outcome: outcome, Pool: r.EgressPool, Transport: r.EgressSource}
 	ev.Sender = cleanAddr(r.Sender)
@@ -160,8 +239,8 @@ func (kumoParser) parse(rec *Record, out *[]Event) error {
 	if outcome != Delivered && r.BounceClassification != "" {
 		ev.VendorClass = r.BounceClassification
 	}
-	if outcome == Complaint && r.FeedbackReport != nil && r.FeedbackReport.FeedbackType != "" {
-		ev.VendorClass = r.FeedbackReport.FeedbackType
+	if outcome == Complaint && r.FeedbackType != "" {
+		ev.VendorClass = r.FeedbackType
 	}
 	ev.Headers = kumoHeaders(r)
 	if campaign, tenant, _ := splitKumoQueue(r.Queue); campaign != "" || tenant != "" {
@@ -187,26 +266,29 @@ func (kumoParser) parse(rec *Record, out *[]Event) error {
 
 // kumoRecipients reads "recipient" as a string or an array of strings. A record without a
 // recipient still yields one event (internal failures are logged that way).
-func kumoRecipients(raw json.RawMessage) ([]string, error) {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
+func kumoRecipients(v *fastjson.Value) ([]string, error) {
+	if v == nil || v.Type() == fastjson.TypeNull {
 		return []string{""}, nil
 	}
-	if raw[0] == '[' {
-		var list []string
-		if err := json.Unmarshal(raw, &list); err != nil {
-			return nil, fmt.Errorf("recipient list: %w", err)
-		}
-		if len(list) == 0 {
+	switch v.Type() {
+	case fastjson.TypeString:
+		return []string{string(v.GetStringBytes())}, nil
+	case fastjson.TypeArray:
+		items := v.GetArray()
+		if len(items) == 0 {
 			return []string{""}, nil
+		}
+		list := make([]string, len(items))
+		for i, x := range items {
+			b, err := x.StringBytes()
+			if err != nil {
+				return nil, fmt.Errorf("recipient list: %w", err)
+			}
+			list[i] = string(b)
 		}
 		return list, nil
 	}
-	var one string
-	if err := json.Unmarshal(raw, &one); err != nil {
-		return nil, fmt.Errorf("recipient: %w", err)
-	}
-	return []string{one}, nil
+	return nil, fmt.Errorf("recipient: a JSON %s, not a string", v.Type())
 }
 
 // kumoTime prefers the RFC 3339 event_time (sub-second) over the unix timestamp, and falls
@@ -217,7 +299,7 @@ func kumoTime(r kumoRecord, fallback time.Time) time.Time {
 			return t
 		}
 	}
-	if f, err := r.Timestamp.Float64(); err == nil && f > 0 {
+	if f := r.Timestamp; f > 0 {
 		sec := int64(f)
 		return time.Unix(sec, int64((f-float64(sec))*1e9)).UTC()
 	}
@@ -281,10 +363,10 @@ func kumoSendingIP(r kumoRecord) string {
 	if a, err := netip.ParseAddr(r.EgressSource); err == nil {
 		return a.String()
 	}
-	if r.SourceAddress == nil || r.SourceAddress.Address == "" {
+	if r.SourceAddress == "" {
 		return ""
 	}
-	s := r.SourceAddress.Address
+	s := r.SourceAddress
 	if ap, err := netip.ParseAddrPort(s); err == nil {
 		return ap.Addr().String()
 	}
@@ -316,14 +398,10 @@ func kumoHeaders(r kumoRecord) map[string]string {
 	}
 	h := make(map[string]string, len(r.Headers)+len(r.Meta))
 	for k, v := range r.Headers {
-		if s, ok := v.(string); ok {
-			h[strings.ToLower(k)] = s
-		}
+		h[k] = v
 	}
 	for k, v := range r.Meta {
-		if s, ok := v.(string); ok {
-			h["meta:"+strings.ToLower(k)] = s
-		}
+		h["meta:"+k] = v
 	}
 	return h
 }

@@ -98,8 +98,13 @@ func framedHost(rec *Record) string {
 }
 
 // splitCSVLine parses one RFC 4180 line. Quotes are read leniently: a stray quote inside a
-// field does not lose the record.
+// field does not lose the record. Well-formed lines (unquoted fields without quotes, quoted
+// fields closed before a comma or the end) are split in one pass with one allocation; any
+// other line goes to encoding/csv, whose lenient reading is the reference.
 func splitCSVLine(line string) ([]string, error) {
+	if fields, ok := splitCSVFast(line); ok {
+		return fields, nil
+	}
 	r := csv.NewReader(strings.NewReader(line))
 	r.FieldsPerRecord = -1
 	r.LazyQuotes = true
@@ -112,6 +117,62 @@ func splitCSVLine(line string) ([]string, error) {
 		return nil, err
 	}
 	return fields, nil
+}
+
+// splitCSVFast splits a well-formed single-line CSV record, or reports false for
+// encoding/csv to read it: empty lines, line breaks, quotes inside unquoted fields,
+// quoted fields not closed before a comma or the end of the line.
+func splitCSVFast(line string) ([]string, bool) {
+	if line == "" || strings.ContainsAny(line, "\r\n") {
+		return nil, false
+	}
+	fields := make([]string, 0, strings.Count(line, ",")+1)
+	for {
+		if line != "" && line[0] == '"' {
+			var b strings.Builder
+			rest := line[1:]
+			for {
+				q := strings.IndexByte(rest, '"')
+				if q < 0 {
+					return nil, false // not closed on this line
+				}
+				if q+1 < len(rest) && rest[q+1] == '"' { // "" is a quote
+					b.WriteString(rest[:q+1])
+					rest = rest[q+2:]
+					continue
+				}
+				if b.Len() == 0 {
+					fields = append(fields, rest[:q])
+				} else {
+					b.WriteString(rest[:q])
+					fields = append(fields, b.String())
+				}
+				rest = rest[q+1:]
+				break
+			}
+			if rest == "" {
+				return fields, true
+			}
+			if rest[0] != ',' {
+				return nil, false // text after the closing quote
+			}
+			line = rest[1:]
+			continue
+		}
+		end := strings.IndexByte(line, ',')
+		field := line
+		if end >= 0 {
+			field = line[:end]
+		}
+		if strings.IndexByte(field, '"') >= 0 {
+			return nil, false
+		}
+		fields = append(fields, field)
+		if end < 0 {
+			return fields, true
+		}
+		line = line[end+1:]
+	}
 }
 
 func (p *pmtaParser) flush(*[]Event) {}

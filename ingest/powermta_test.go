@@ -1,7 +1,9 @@
 package ingest
 
 import (
+	"encoding/csv"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -145,4 +147,30 @@ func TestPowerMTAHostsInterleaved(t *testing.T) {
 	if evs[1].Recipient != "cleo@yahoo.example" || evs[1].Sender != "billing@globex.example" || evs[1].MTAHost != "pmta2" || evs[1].Category != "policy_rejected" {
 		t.Errorf("pmta2 row: %+v", evs[1])
 	}
+}
+
+// FuzzSplitCSV checks the one-pass CSV splitter against encoding/csv's lenient reading:
+// whatever the fast path accepts, it must split as encoding/csv does.
+func FuzzSplitCSV(f *testing.F) {
+	for _, s := range []string{
+		`d,2026-11-03 08:00:01+0000,bounce@brightcart.example,ann@gmail.example,"smtp;550 5.1.1 The email account, that you tried to reach, does not exist",hard`,
+		`a,"b ""quoted"" c",,d`, `"",""`, `x,`, `,`, `"a"b,c`, `a"b,c`, `"open,field`, "a,b\r", `"a""`, `""""`,
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, line string) {
+		got, ok := splitCSVFast(line)
+		if !ok {
+			return
+		}
+		r := csv.NewReader(strings.NewReader(line))
+		r.FieldsPerRecord, r.LazyQuotes = -1, true
+		want, err := r.Read()
+		if err != nil {
+			t.Fatalf("fast path took %q, encoding/csv fails: %v", line, err)
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("%q: fast %q, encoding/csv %q", line, got, want)
+		}
+	})
 }
