@@ -68,7 +68,7 @@ func BenchmarkEndToEnd(b *testing.B) {
 			defer func() { pprof.StopCPUProfile(); f.Close() }()
 		}
 		start, cpu0 := time.Now(), cpuTime()
-		p, err := New(Config{Kafka: k, BatchSize: 50_000, FlushInterval: 500 * time.Millisecond,
+		p, err := New(Config{Kafka: k, BatchSize: 50_000, FlushInterval: benchFlush(),
 			Ingest: ingest.Options{Enrich: sc.EnrichOptions()}}, s, classifier(b), nil, nil)
 		if err != nil {
 			b.Fatal(err)
@@ -84,7 +84,7 @@ func BenchmarkEndToEnd(b *testing.B) {
 			if res.Rows[0][0].(uint64) >= uint64(sc.Truth.ProducedEvents) {
 				break
 			}
-			time.Sleep(50 * time.Millisecond)
+			time.Sleep(200 * time.Millisecond)
 		}
 		elapsed, cpu := time.Since(start), cpuTime()-cpu0
 		b.StopTimer()
@@ -111,4 +111,13 @@ func cpuTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// benchFlush is the flush interval of the end-to-end benchmark: BENCH_FLUSH (a duration),
+// 500ms by default.
+func benchFlush() time.Duration {
+	if d, err := time.ParseDuration(getenv("BENCH_FLUSH")); err == nil && d > 0 {
+		return d
+	}
+	return 500 * time.Millisecond
 }
