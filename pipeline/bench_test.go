@@ -5,12 +5,12 @@ import (
 	"fmt"
 	"os"
 	"runtime/pprof"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/bouncehouse/bouncehouse/ingest"
 	"github.com/bouncehouse/bouncehouse/scenario"
+	"github.com/bouncehouse/bouncehouse/storage/storagetest"
 )
 
 // BenchmarkEndToEnd measures the pipeline from the embedded broker to the embedded engine:
@@ -67,7 +67,7 @@ func BenchmarkEndToEnd(b *testing.B) {
 			}
 			defer func() { pprof.StopCPUProfile(); f.Close() }()
 		}
-		start, cpu0 := time.Now(), cpuTime()
+		start, cpu0 := time.Now(), storagetest.CPUTime()
 		p, err := New(Config{Kafka: k, BatchSize: 50_000, FlushInterval: benchFlush(),
 			Ingest: ingest.Options{Enrich: sc.EnrichOptions()}}, s, classifier(b), nil, nil)
 		if err != nil {
@@ -86,7 +86,7 @@ func BenchmarkEndToEnd(b *testing.B) {
 			}
 			time.Sleep(200 * time.Millisecond)
 		}
-		elapsed, cpu := time.Since(start), cpuTime()-cpu0
+		elapsed, cpu := time.Since(start), storagetest.CPUTime()-cpu0
 		b.StopTimer()
 		cancel()
 		<-done
@@ -101,16 +101,6 @@ func getenvInt(name string) int {
 	var n int
 	fmt.Sscan(getenv(name), &n)
 	return n
-}
-
-// cpuTime is the CPU time the process has used so far, user and system, in every thread:
-// broker, pipeline and engine together.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // benchFlush is the flush interval of the end-to-end benchmark: BENCH_FLUSH (a duration),

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -51,10 +50,10 @@ func BenchmarkInsertEvents(b *testing.B) {
 // engine, background merges included). fill writes batch i of writer w; the offsets are set
 // after it, unique per writer's partition.
 func insertBench(b *testing.B, writers, size int, fill func(i int64, w int, batch []Row)) {
-	s := openBenchStore(b)
+	s := openTestStore(b, nil)
 	ctx := context.Background()
 	b.ResetTimer()
-	start, cpu0 := time.Now(), cpuTime()
+	start, cpu0 := time.Now(), storagetest.CPUTime()
 	var n, next atomic.Int64
 	var wg sync.WaitGroup
 	errs := make(chan error, writers)
@@ -86,35 +85,7 @@ func insertBench(b *testing.B, writers, size int, fill func(i int64, w int, batc
 		b.Fatal(err)
 	}
 	b.ReportMetric(float64(n.Load())/time.Since(start).Seconds(), "events/s")
-	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(n.Load()), "cpu-µs/event")
-}
-
-// cpuTime is the CPU time the process has used so far, user and system, in every thread
-// (the engine's included).
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-func openBenchStore(b *testing.B) *Store {
-	b.Helper()
-	storagetest.RequireEngine(b)
-	cfg := Config{DataDir: dataDir, Database: fmt.Sprintf("bench%d", dbSeq.Add(1))}
-	s, err := Open(context.Background(), cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() {
-		_ = s.Exec(context.Background(), "DROP DATABASE IF EXISTS "+quoteIdent(cfg.Database), nil)
-		s.Close()
-	})
-	if _, err := s.Migrate(context.Background()); err != nil {
-		b.Fatal(err)
-	}
-	return s
+	b.ReportMetric(float64((storagetest.CPUTime()-cpu0).Microseconds())/float64(n.Load()), "cpu-µs/event")
 }
 
 // realisticRows are events as a large sender's logs give them: unique recipients, queue and
@@ -193,7 +164,7 @@ func realisticRows(n int, seed uint64, scattered bool) []Row {
 // BenchmarkStoredBytes inserts distinct realistic events and reports what one takes on disk
 // after compression (all columns of delivery_events, merged into final parts).
 func BenchmarkStoredBytes(b *testing.B) {
-	s := openBenchStore(b)
+	s := openTestStore(b, nil)
 	ctx := context.Background()
 	const n = 200_000
 	rows := realisticRows(n, 21, false)

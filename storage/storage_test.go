@@ -23,7 +23,7 @@ func TestMain(m *testing.M) { os.Exit(storagetest.Main(m, "storage", &dataDir)) 
 var dbSeq atomic.Int32
 
 // openTestStore opens the embedded store with a database of the test's own, migrated.
-func openTestStore(t *testing.T, mod func(*Config)) *Store {
+func openTestStore(t testing.TB, mod func(*Config)) *Store {
 	t.Helper()
 	storagetest.RequireEngine(t)
 	name := strings.Map(func(r rune) rune {

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/bouncehouse/bouncehouse/storage/internal/chdb"
 )
@@ -51,4 +53,14 @@ func RequireEngine(tb testing.TB) {
 		}
 		tb.Skip("embedded engine not installed:", err)
 	}
+}
+
+// CPUTime is the CPU time the process has used so far, user and system, in every thread
+// (the embedded engine's and broker's included), for benchmarks that report CPU per event.
+func CPUTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
