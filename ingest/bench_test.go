@@ -24,11 +24,12 @@ func readLines(b *testing.B, path string) []string {
 	return lines
 }
 
-// BenchmarkLines measures framing, parsing, correlation, classification and enrichment of
-// Postfix and Exim lines on one core (target: 300,000 lines/s).
+// BenchmarkLines measures framing, detection, parsing, correlation, classification and
+// enrichment of Postfix and Exim lines, KumoMTA JSON records and PowerMTA CSV lines on one
+// core (target: 300,000 lines/s).
 // go test ./ingest -run '^$' -bench Lines -benchmem -count 10 | tee new.txt; benchstat old.txt new.txt
 func BenchmarkLines(b *testing.B) {
-	for _, name := range []string{"postfix.log", "exim.log"} {
+	for _, name := range []string{"postfix.log", "exim.log", "kumomta.jsonl", "powermta.csv"} {
 		lines := readLines(b, filepath.Join("testdata", name))
 		b.Run(name, func(b *testing.B) {
 			p := NewProcessor(classifier(b), testOptions())
